@@ -1,0 +1,199 @@
+// Package validate is the pipeline every verb shares: discover the charts, render every
+// chart in every environment in parallel, then check each rendered object strictly against
+// the Kubernetes OpenAPI and the CRDs (those in the schema set and those the charts emit).
+package validate
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/report"
+	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
+)
+
+// Validator renders and checks the repository at Root.
+type Validator struct {
+	Root string
+	// Envs selects environments; empty means every environment found.
+	Envs []string
+	// Charts selects charts by ID (e.g. "app/account"); empty means every chart.
+	Charts []string
+	// Parallelism bounds concurrent renders; 0 means GOMAXPROCS.
+	Parallelism int
+	// Schemas is the schema set; nil loads the embedded one.
+	Schemas *schema.Validator
+}
+
+// Result holds the renders (sorted by chart, then environment) and the report.
+type Result struct {
+	Repo    *discovery.Repo
+	Renders []*render.Result
+	Report  *report.Report
+}
+
+// Run renders and validates. Findings are in the report; the error is for failures that
+// prevent checking at all (an unknown environment, an unreadable repository).
+func (v *Validator) Run(ctx context.Context) (*Result, error) {
+	repo, err := discovery.Discover(v.Root)
+	if err != nil {
+		return nil, err
+	}
+	envs, charts, err := v.selection(repo)
+	if err != nil {
+		return nil, err
+	}
+	schemas := v.Schemas
+	if schemas == nil {
+		if schemas, err = schema.New(); err != nil {
+			return nil, err
+		}
+	}
+	r := &render.Renderer{Repo: repo, APIVersions: apiVersions(schemas.Kinds())}
+
+	renders := make([]*render.Result, len(charts)*len(envs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.parallelism())
+	for i, c := range charts {
+		for j, env := range envs {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				res, err := r.Render(c, env)
+				if err != nil {
+					return fmt.Errorf("render %s/%s: %w", c.ID, env, err)
+				}
+				renders[i*len(envs)+j] = res
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	if err := checkSchemas(ctx, schemas, envs, renders, v.parallelism()); err != nil {
+		return nil, err
+	}
+	rep := &report.Report{Charts: len(charts), Envs: envs}
+	for _, res := range renders {
+		rep.Objects += len(res.Objects)
+		rep.Findings = append(rep.Findings, res.Findings...)
+	}
+	rep.Sort()
+	return &Result{Repo: repo, Renders: renders, Report: rep}, nil
+}
+
+// checkSchemas validates every object against the schema set extended, per environment,
+// with the CustomResourceDefinitions the charts render in that environment.
+func checkSchemas(ctx context.Context, base *schema.Validator, envs []string, renders []*render.Result, limit int) error {
+	perEnv := map[string]*schema.Validator{}
+	for _, env := range envs {
+		var crds []map[string]any
+		for _, res := range renders {
+			if res.Env != env {
+				continue
+			}
+			for _, o := range res.Objects {
+				if o.Kind == "CustomResourceDefinition" && strings.HasPrefix(o.APIVersion, "apiextensions.k8s.io/") {
+					crds = append(crds, o.Body)
+				}
+			}
+		}
+		s := base
+		if len(crds) > 0 {
+			var err error
+			if s, err = base.WithCRDs(crds); err != nil {
+				return fmt.Errorf("CRDs rendered in %s: %w", env, err)
+			}
+		}
+		perEnv[env] = s
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	var mu sync.Mutex
+	for _, res := range renders {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			var found []report.Finding
+			for _, o := range res.Objects {
+				violations, err := perEnv[res.Env].Validate(o.Body)
+				if err != nil {
+					return fmt.Errorf("validate %s %s in %s/%s: %w", o.APIVersion, o.ID(), res.Chart.ID, res.Env, err)
+				}
+				for _, vi := range violations {
+					found = append(found, report.Finding{Severity: report.Error, Rule: "schema",
+						Chart: res.Chart.ID, Env: res.Env, File: o.Template, Object: o.ID(), Path: vi.Path, Message: vi.Message})
+				}
+			}
+			mu.Lock()
+			res.Findings = append(res.Findings, found...)
+			mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (v *Validator) selection(repo *discovery.Repo) ([]string, []discovery.Chart, error) {
+	envs := repo.Environments
+	if len(v.Envs) > 0 {
+		for _, e := range v.Envs {
+			if !slices.Contains(repo.Environments, e) {
+				return nil, nil, fmt.Errorf("unknown environment %q (found: %s)", e, strings.Join(repo.Environments, ", "))
+			}
+		}
+		envs = v.Envs
+	}
+	if len(envs) == 0 {
+		return nil, nil, fmt.Errorf("no environments found under %s: add values-<env>.yaml files beside the charts", repo.Root)
+	}
+	charts := repo.Renderable()
+	if len(v.Charts) > 0 {
+		charts = nil
+		for _, id := range v.Charts {
+			c, ok := repo.Chart(strings.TrimSuffix(id, "/"))
+			if !ok || c.Library() {
+				return nil, nil, fmt.Errorf("unknown chart %q (see platform list)", id)
+			}
+			charts = append(charts, c)
+		}
+	}
+	return envs, charts, nil
+}
+
+func (v *Validator) parallelism() int {
+	if v.Parallelism > 0 {
+		return v.Parallelism
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// apiVersions turns "apiVersion Kind" pairs into Helm's capability forms.
+func apiVersions(kinds []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range kinds {
+		gv, kind, ok := strings.Cut(k, " ")
+		if !ok {
+			continue
+		}
+		for _, s := range []string{gv, gv + "/" + kind} {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
