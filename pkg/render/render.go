@@ -80,7 +80,7 @@ func (r *Renderer) Render(c discovery.Chart, env string) (*Result, error) {
 		return fail(report.Finding{Rule: "values", File: c.ID + "/values-" + env + ".yaml",
 			Message: fmt.Sprintf("missing values file for environment %q (every chart needs one per environment)", env)})
 	}
-	ch, err := r.load(c)
+	ch, err := Load(c)
 	if err != nil {
 		var f *report.Finding
 		if errors.As(err, &f) {
@@ -169,9 +169,10 @@ func (r *Renderer) Render(c discovery.Chart, env string) (*Result, error) {
 	return res, nil
 }
 
-// load reads the chart and attaches its file:// dependencies from the repository, so that
-// rendering needs neither `helm dependency build` nor the network.
-func (r *Renderer) load(c discovery.Chart) (*chart.Chart, error) {
+// Load reads the chart and attaches its file:// dependencies from the repository, so that
+// rendering and packaging need neither `helm dependency build` nor the network. Problems in
+// the chart are returned as a *report.Finding.
+func Load(c discovery.Chart) (*chart.Chart, error) {
 	ch, err := loader.LoadDir(c.Dir)
 	if err != nil {
 		return nil, err
