@@ -6,7 +6,8 @@ PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
 SHARED ?= ../shared
 
-.PHONY: all build validate render test test-short schemas bench vet clean
+.PHONY: all build validate render test test-short test-deps schemas bench vet clean \
+	minikube-up minikube-down skaffold-dev argocd-bootstrap
 
 all: validate
 
@@ -23,9 +24,12 @@ validate: build
 render: build
 	@for env in $(ENVS); do $(PLATFORM) render --env $$env --out release/$$env || exit 1; done
 
-## test: every test tier, as CI runs it
-test: vet
+## test: every test tier, as CI runs it (installs the Debian packages tests run for real)
+test: vet test-deps
 	$(GO) test -count=1 ./...
+
+test-deps:
+	scripts/test-deps.sh
 
 test-short:
 	$(GO) test -short ./...
@@ -40,6 +44,30 @@ schemas:
 ## bench: whole-repository validation against helm template + kubeconform -strict
 bench:
 	scripts/bench.sh
+
+## minikube-up: the development cluster (5 nodes, containerd, node groups; CPUS, MEMORY, BACKEND_DIR)
+minikube-up:
+	scripts/minikube.sh up
+
+## minikube-down: delete every Minikube cluster and its cache
+minikube-down:
+	scripts/minikube.sh down
+
+BACKEND_DIR ?= ../microservices-backend
+PROFILE ?=
+## skaffold-dev: build the backend images from BACKEND_DIR and deploy the app charts (PROFILE=<service>)
+skaffold-dev:
+	@mkdir -p .cache && ln -sfn "$$(cd "$(BACKEND_DIR)" && pwd)" .cache/backend
+	skaffold dev $(if $(PROFILE),--profile $(PROFILE))
+
+ENV ?= dev
+ROOT_APP := deploy/argocd/shared/root
+## argocd-bootstrap: install ArgoCD, then the projects and argocd-root, with Helmfile (ENV=dev|prd)
+argocd-bootstrap:
+	cd $(ROOT_APP) && helmfile -e $(ENV) -f helmfile.d/argocd.yaml diff --suppress-secrets
+	cd $(ROOT_APP) && helmfile -e $(ENV) -f helmfile.d/argocd.yaml apply --suppress-secrets
+	cd $(ROOT_APP) && helmfile -e $(ENV) -f helmfile.d/argocd-apps.yaml diff
+	cd $(ROOT_APP) && helmfile -e $(ENV) -f helmfile.d/argocd-apps.yaml apply
 
 clean:
 	rm -rf bin .cache
