@@ -6,7 +6,7 @@ PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
 SHARED ?= ../shared
 
-.PHONY: all build validate render test test-short test-deps schemas bench vet clean \
+.PHONY: all build validate render test test-short test-deps docs schemas bench vet clean \
 	minikube-up minikube-down skaffold-dev argocd-bootstrap
 
 all: validate
@@ -36,6 +36,14 @@ test-short:
 
 vet:
 	$(GO) vet ./...
+
+HELM_DOCS_VERSION := v1.14.2
+$(BIN)/helm-docs:
+	GOBIN=$(BIN) $(GO) install github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION)
+
+## docs: regenerate every chart's README.md from its values (helm-docs; a test fails when stale)
+docs: $(BIN)/helm-docs
+	$(BIN)/helm-docs --chart-search-root . --skip-version-footer --log-level warning
 
 ## schemas: regenerate pkg/schema/data from the pinned upstream modules and ../shared/crds
 schemas:
