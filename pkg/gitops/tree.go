@@ -1,0 +1,307 @@
+// Package gitops builds the App-of-Apps tree of the repository for one environment: the root
+// Application comes from the Helmfile that installs it (the official argocd-apps chart's
+// values), and the children of an Application are the Applications rendered by the chart at
+// its git source path. Policies ("no orphan, no cycle, project fits") and tests walk the tree.
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/report"
+	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
+)
+
+// RootHelmfile is the Helmfile that installs the root Application, relative to the repository.
+const RootHelmfile = "deploy/argocd/shared/root/helmfile.d/argocd-apps.yaml"
+
+// Source is an Application's (single) source.
+type Source struct {
+	RepoURL        string
+	Path           string // git sources
+	Chart          string // Helm repository and OCI sources
+	TargetRevision string
+	ReleaseName    string
+	ValueFiles     []string
+	// Values is spec.source.helm.valuesObject.
+	Values map[string]any
+}
+
+// Git reports whether the source is a directory of a git repository.
+func (s Source) Git() bool { return s.Path != "" && s.Chart == "" }
+
+// Destination is an Application's destination.
+type Destination struct {
+	Server    string
+	Namespace string
+}
+
+// Node is one Application of the tree.
+type Node struct {
+	Name        string
+	Project     string
+	SyncWave    string
+	Source      Source
+	Destination Destination
+	// RenderedBy is the chart (ID, e.g. "deploy/argocd/infra") that renders this Application;
+	// RootHelmfile for the root.
+	RenderedBy string
+	// Body is the whole Application object.
+	Body     map[string]any
+	Children []*Node
+}
+
+// Tree is the App-of-Apps tree of one environment.
+type Tree struct {
+	Env  string
+	Root *Node
+	// Orphans are Applications rendered in the environment but not reachable from the root.
+	Orphans []*Node
+	// Projects are the rendered AppProjects, by name.
+	Projects map[string]map[string]any
+	// Renders are every chart's render in the environment (what the tree was built from).
+	Renders []*render.Result
+}
+
+// renderRules are the finding rules of rendering and schema validation: a chart with such an
+// error renders nothing trustworthy, so the tree would be incomplete. Policy findings do not
+// stop the tree (policies are what use it).
+var renderRules = map[string]bool{"chart": true, "dependency": true, "duplicate": true, "schema": true,
+	"template": true, "values": true, "values-schema": true, "yaml": true}
+
+// Load renders the repository at root for env (validate.Validator) and builds its tree.
+// Render and schema errors are returned as an error.
+func Load(ctx context.Context, root, env string) (*Tree, error) {
+	res, err := (&validate.Validator{Root: root, Envs: []string{env}}).Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var errs []string
+	for _, f := range res.Report.Findings {
+		if f.Severity == report.Error && renderRules[f.Rule] {
+			errs = append(errs, f.String())
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("render %s: %d errors:\n%s", env, len(errs), strings.Join(errs, "\n"))
+	}
+	rootApp, err := RootApplication(filepath.Join(res.Repo.Root, filepath.FromSlash(RootHelmfile)), env)
+	if err != nil {
+		return nil, err
+	}
+	return Build(env, rootApp, res.Renders)
+}
+
+// Build links the Applications of renders (of environment env) under rootApp.
+func Build(env string, rootApp map[string]any, renders []*render.Result) (*Tree, error) {
+	t := &Tree{Env: env, Projects: map[string]map[string]any{}, Renders: renders}
+	byChart := map[string][]*Node{}
+	var all []*Node
+	for _, r := range renders {
+		if r.Env != env {
+			continue
+		}
+		for _, o := range r.Objects {
+			switch {
+			case o.Kind == "Application" && strings.HasPrefix(o.APIVersion, "argoproj.io/"):
+				n, err := node(o.Body)
+				if err != nil {
+					return nil, fmt.Errorf("%s in %s: %w", o.ID(), r.Chart.ID, err)
+				}
+				n.RenderedBy = r.Chart.ID
+				byChart[r.Chart.ID] = append(byChart[r.Chart.ID], n)
+				all = append(all, n)
+			case o.Kind == "AppProject" && strings.HasPrefix(o.APIVersion, "argoproj.io/"):
+				t.Projects[o.Name] = o.Body
+			}
+		}
+	}
+	root, err := node(rootApp)
+	if err != nil {
+		return nil, fmt.Errorf("root application: %w", err)
+	}
+	root.RenderedBy = RootHelmfile
+	t.Root = root
+
+	reached := map[*Node]bool{}
+	var link func(n *Node, stack []string) error
+	link = func(n *Node, stack []string) error {
+		for _, s := range stack {
+			if s == n.Name {
+				return fmt.Errorf("cycle: %s -> %s", strings.Join(stack, " -> "), n.Name)
+			}
+		}
+		stack = append(stack, n.Name)
+		if !n.Source.Git() {
+			return nil
+		}
+		children := byChart[path.Clean(n.Source.Path)]
+		for _, c := range children {
+			if reached[c] {
+				return fmt.Errorf("application %s is rendered under %s and again under %s", c.Name, c.RenderedBy, n.Name)
+			}
+			reached[c] = true
+			if err := link(c, stack); err != nil {
+				return err
+			}
+		}
+		n.Children = children
+		return nil
+	}
+	if err := link(root, nil); err != nil {
+		return nil, err
+	}
+	for _, n := range all {
+		if !reached[n] {
+			t.Orphans = append(t.Orphans, n)
+		}
+	}
+	return t, nil
+}
+
+// Walk visits every node depth-first, children in name order, with its depth (root: 0).
+func (t *Tree) Walk(fn func(n *Node, depth int)) {
+	var walk func(n *Node, d int)
+	walk = func(n *Node, d int) {
+		fn(n, d)
+		for _, c := range n.Children {
+			walk(c, d+1)
+		}
+	}
+	if t.Root != nil {
+		walk(t.Root, 0)
+	}
+}
+
+// Find returns the node named name, or nil.
+func (t *Tree) Find(name string) *Node {
+	var found *Node
+	t.Walk(func(n *Node, _ int) {
+		if found == nil && n.Name == name {
+			found = n
+		}
+	})
+	return found
+}
+
+// String prints the tree, one Application per line: name [project] source -> namespace.
+func (t *Tree) String() string {
+	var b strings.Builder
+	t.Walk(func(n *Node, d int) {
+		src := n.Source.Path
+		if !n.Source.Git() {
+			src = n.Source.RepoURL + " " + n.Source.Chart + "@" + n.Source.TargetRevision
+		}
+		fmt.Fprintf(&b, "%s%s [%s] wave %s: %s -> %s\n", strings.Repeat("  ", d), n.Name, n.Project, n.SyncWave, src, n.Destination.Namespace)
+	})
+	return b.String()
+}
+
+// node reads the fields of an Application object.
+func node(body map[string]any) (*Node, error) {
+	name, _ := get(body, "metadata", "name").(string)
+	if name == "" {
+		return nil, fmt.Errorf("application without metadata.name")
+	}
+	n := &Node{Name: name, Body: body}
+	n.Project, _ = get(body, "spec", "project").(string)
+	n.SyncWave, _ = get(body, "metadata", "annotations", "argocd.argoproj.io/sync-wave").(string)
+	if n.SyncWave == "" {
+		n.SyncWave = "0"
+	}
+	src, ok := get(body, "spec", "source").(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("application %s: spec.source is required (multi-source Applications are not used here)", name)
+	}
+	n.Source.RepoURL, _ = src["repoURL"].(string)
+	n.Source.Path, _ = src["path"].(string)
+	n.Source.Chart, _ = src["chart"].(string)
+	n.Source.TargetRevision, _ = src["targetRevision"].(string)
+	n.Source.ReleaseName, _ = get(src, "helm", "releaseName").(string)
+	n.Source.Values, _ = get(src, "helm", "valuesObject").(map[string]any)
+	if vf, ok := get(src, "helm", "valueFiles").([]any); ok {
+		for _, v := range vf {
+			if s, ok := v.(string); ok {
+				n.Source.ValueFiles = append(n.Source.ValueFiles, s)
+			}
+		}
+	}
+	n.Destination.Server, _ = get(body, "spec", "destination", "server").(string)
+	n.Destination.Namespace, _ = get(body, "spec", "destination", "namespace").(string)
+	return n, nil
+}
+
+// Get returns the value at the path of keys in nested maps, or nil.
+func Get(m map[string]any, keys ...string) any { return get(m, keys...) }
+
+func get(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// NodeGroupLabel is the node label of the node groups (../shared/DESIGN.md).
+const NodeGroupLabel = "node.kubernetes.io/nodegroup"
+
+// NodeGroups returns the node groups a pod spec (or a chart's values block with the same
+// fields) confines pods to: its nodeSelector's NodeGroupLabel, else the values of the
+// required node affinity's In expressions on that label (the union over the terms). Nil means
+// the pods may run on any node.
+func NodeGroups(spec map[string]any) []string {
+	if g, ok := Get(spec, "nodeSelector", NodeGroupLabel).(string); ok && g != "" {
+		return []string{g}
+	}
+	terms, _ := Get(spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms").([]any)
+	seen := map[string]bool{}
+	for _, term := range terms {
+		exprs, _ := Get(asMap(term), "matchExpressions").([]any)
+		found := false
+		for _, e := range exprs {
+			em := asMap(e)
+			if em["key"] != NodeGroupLabel || em["operator"] != "In" {
+				continue
+			}
+			found = true
+			vals, _ := em["values"].([]any)
+			for _, v := range vals {
+				if s, ok := v.(string); ok {
+					seen[s] = true
+				}
+			}
+		}
+		if !found {
+			// A term without a node-group expression admits any node group.
+			return nil
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	return sortedKeys(seen)
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
