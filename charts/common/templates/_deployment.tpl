@@ -4,6 +4,8 @@ common.deployment: the service's Deployment (root context). Pod: the containers 
 required node affinity to .Values.nodegroup; spread over nodes; restricted security;
 no service-account token; a checksum/config annotation that rolls the pods when the
 ConfigMap's data changes. Replicas come from the HPA when .Values.autoscaling.enabled.
+.Values.policyExemptions ({<rule id>: <reason>}) become the policy engine's exemption
+annotations on the Deployment.
 */}}
 {{- define "common.deployment" -}}
 {{- $component := "server" -}}
@@ -14,6 +16,12 @@ metadata:
   namespace: {{ include "common.names.namespace" . }}
   labels:
     {{- include "common.labels.standard" (dict "context" . "component" $component) | nindent 4 }}
+  {{- with .Values.policyExemptions }}
+  annotations:
+    {{- range $rule, $reason := . }}
+    policy.microservices-manifests.io/exempt-{{ $rule }}: {{ $reason | quote }}
+    {{- end }}
+  {{- end }}
 spec:
   {{- if not .Values.autoscaling.enabled }}
   replicas: {{ .Values.replicaCount }}
