@@ -56,7 +56,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 	root := testutil.Repo(t, fixtures+"/base")
 	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	for _, dir := range []string{a, b} {
-		if _, stderr, code := platform(t, "--root", root, "render", "--env", "prd", "--out", dir); code != 0 {
+		if _, stderr, code := platform(t, "--root", root, "render", "--policies=false", "--env", "prd", "--out", dir); code != 0 {
 			t.Fatalf("render: exit %d: %s", code, stderr)
 		}
 	}
@@ -69,8 +69,8 @@ func TestRenderIsDeterministic(t *testing.T) {
 			t.Errorf("%s differs between two renders", name)
 		}
 	}
-	s1, _, _ := platform(t, "--root", root, "render", "--env", "prd", "--out", "-")
-	s2, _, _ := platform(t, "--root", root, "render", "--env", "prd", "--out", "-")
+	s1, _, _ := platform(t, "--root", root, "render", "--policies=false", "--env", "prd", "--out", "-")
+	s2, _, _ := platform(t, "--root", root, "render", "--policies=false", "--env", "prd", "--out", "-")
 	if s1 != s2 || strings.Count(s1, "\n---\n")+1 != 4 {
 		t.Errorf("stream differs between runs or does not hold 4 documents:\n%s", s1)
 	}
@@ -86,14 +86,14 @@ func TestRenderRedactsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "plan")
-	if _, stderr, code := platform(t, "--root", root, "render", "--env", "dev", "--out", dir); code != 0 {
+	if _, stderr, code := platform(t, "--root", root, "render", "--policies=false", "--env", "dev", "--out", dir); code != 0 {
 		t.Fatalf("render: exit %d: %s", code, stderr)
 	}
 	secret := tree(t, dir)["app/demo/demo_secret_demo-db.yaml"]
 	if !strings.Contains(secret, "password: <redacted>") {
 		t.Errorf("secret not redacted:\n%s", secret)
 	}
-	stream, _, _ := platform(t, "--root", root, "render", "--env", "dev", "--out", "-")
+	stream, _, _ := platform(t, "--root", root, "render", "--policies=false", "--env", "dev", "--out", "-")
 	for name, content := range map[string]string{"plan": strings.Join(values(tree(t, dir)), "\n"), "stream": stream} {
 		if strings.Contains(content, "s3cr3t") {
 			t.Errorf("%s holds the secret value", name)
@@ -105,13 +105,19 @@ func TestFailedRenderLeavesDirUntouched(t *testing.T) {
 	good := testutil.Repo(t, fixtures+"/base")
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "plan")
-	if _, stderr, code := platform(t, "--root", good, "render", "--env", "dev", "--out", dir); code != 0 {
+	if _, stderr, code := platform(t, "--root", good, "render", "--policies=false", "--env", "dev", "--out", dir); code != 0 {
 		t.Fatalf("render: exit %d: %s", code, stderr)
 	}
 	before := tree(t, dir)
-	for _, fixture := range []string{"unknown-field", "template-syntax", "invalid-yaml-values"} {
-		bad := testutil.Repo(t, fixtures+"/base", fixtures+"/failure."+fixture)
-		_, stderr, code := platform(t, "--root", bad, "render", "--env", "dev", "--out", dir)
+	// Schema and render failures, and (last) the policies: the demo chart is not hardened,
+	// so with policies on its prd render has errors.
+	for _, fixture := range []string{"unknown-field", "template-syntax", "invalid-yaml-values", "policies"} {
+		args := []string{"--root", good, "render", "--env", "prd", "--out", dir}
+		if fixture != "policies" {
+			bad := testutil.Repo(t, fixtures+"/base", fixtures+"/failure."+fixture)
+			args = []string{"--root", bad, "render", "--policies=false", "--env", "dev", "--out", dir}
+		}
+		_, stderr, code := platform(t, args...)
 		if code != 1 || !strings.Contains(stderr, "nothing written") {
 			t.Errorf("%s: exit %d, stderr %q; want exit 1 and 'nothing written'", fixture, code, stderr)
 		}
@@ -139,13 +145,13 @@ func TestValidateExitCodeAndFormats(t *testing.T) {
 		code         int
 		contains     string
 	}{
-		{good, "text", 0, "8 objects in 1 charts x 2 envs: 0 errors"},
+		{good, "text", 0, "8 objects in 1 charts x 2 envs: 0 errors\n"},
 		{bad, "text", 1, `error app/demo [dev] app/demo/templates/deployment.yaml: Deployment/demo/demo: spec.template.spec.containers[0].imagePullPolice: unknown field "imagePullPolice" (schema)`},
 		{bad, "json", 1, `"path": "spec.template.spec.containers[0].imagePullPolice"`},
 		{bad, "github", 1, "::error file=app/demo/templates/deployment.yaml,title=app/demo [dev] schema::Deployment/demo/demo: spec.template"},
 	}
 	for _, tt := range tests {
-		stdout, stderr, code := platform(t, "--root", tt.root, "validate", "--output", tt.output)
+		stdout, stderr, code := platform(t, "--root", tt.root, "validate", "--policies=false", "--output", tt.output)
 		if code != tt.code || !strings.Contains(stdout, tt.contains) {
 			t.Errorf("validate -o %s: exit %d (want %d), stdout:\n%s\nstderr: %s\nwant it to contain %q", tt.output, code, tt.code, stdout, stderr, tt.contains)
 		}

@@ -9,19 +9,21 @@ import (
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
 
-// selection is the --env/--chart pair shared by validate and render.
+// selection is what validate and render share: --env, --chart and --policies.
 type selection struct {
-	envs   []string
-	charts []string
+	envs     []string
+	charts   []string
+	policies bool
 }
 
 func (s *selection) bind(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVarP(&s.envs, "env", "e", nil, "environment(s) to check (default: all found)")
 	cmd.Flags().StringSliceVarP(&s.charts, "chart", "c", nil, "chart(s) by directory, e.g. app/account (default: all)")
+	cmd.Flags().BoolVar(&s.policies, "policies", true, "run the security and reliability policies after the schema check (--policies=false: schemas only)")
 }
 
 func (s *selection) validator(g *globals) *validate.Validator {
-	return &validate.Validator{Root: g.root, Envs: s.envs, Charts: s.charts}
+	return &validate.Validator{Root: g.root, Envs: s.envs, Charts: s.charts, SkipPolicies: !s.policies}
 }
 
 func newValidate(g *globals) *cobra.Command {
@@ -33,7 +35,8 @@ func newValidate(g *globals) *cobra.Command {
 		Long: `validate renders each chart for each environment in-process with the Helm SDK and checks
 every object against the Kubernetes 1.35 OpenAPI and the CRDs (Istio, ArgoCD, Prometheus
 Operator, ACK and any CRD the charts render): unknown fields, wrong types, missing required
-fields, bad enum values and unknown kinds are errors. Exit status 1 when any error is found.`,
+fields, bad enum values and unknown kinds are errors. Then the policies (platform policy list)
+check the rendered environment as a whole. Exit status 1 when any error is found.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			write, err := report.Format(output)

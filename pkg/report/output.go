@@ -16,6 +16,7 @@ var formats = map[string]Writer{
 	"text":   Text,
 	"json":   JSON,
 	"github": GitHub,
+	"sarif":  SARIF,
 }
 
 // Format returns the writer for name, or an error listing the known formats.

@@ -101,6 +101,8 @@ type Report struct {
 	Objects  int       `json:"objects"`
 	Charts   int       `json:"charts"`
 	Envs     []string  `json:"environments"`
+	// Rules describe the rules that ran, for the formats that document them (SARIF).
+	Rules []RuleInfo `json:"-"`
 }
 
 // Count returns the number of findings of severity s.
@@ -152,3 +154,14 @@ func (r *Report) Sort() {
 
 // Error lets a finding travel as an error where a function can only fail one way.
 func (f *Finding) Error() string { return f.String() }
+
+// RuleInfo describes a rule for the formats that carry rule metadata (SARIF).
+type RuleInfo struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Title       string   `json:"title"`
+	Severity    string   `json:"severity"`
+	Description string   `json:"description"`
+	Remediation string   `json:"remediation"`
+	Sources     []string `json:"sources,omitempty"`
+}

@@ -1,6 +1,7 @@
 // Package validate is the pipeline every verb shares: discover the charts, render every
-// chart in every environment in parallel, then check each rendered object strictly against
-// the Kubernetes OpenAPI and the CRDs (those in the schema set and those the charts emit).
+// chart in every environment in parallel, check each rendered object strictly against
+// the Kubernetes OpenAPI and the CRDs (those in the schema set and those the charts emit),
+// then run the policies (pkg/policy) on each environment as a whole.
 package validate
 
 import (
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
@@ -30,6 +32,10 @@ type Validator struct {
 	Parallelism int
 	// Schemas is the schema set; nil loads the embedded one.
 	Schemas *schema.Validator
+	// SkipPolicies turns the policy checks off (schema validation only).
+	SkipPolicies bool
+	// Policies is the policy engine; nil builds one for the default platform.
+	Policies *policy.Engine
 }
 
 // Result holds the renders (sorted by chart, then environment) and the report.
@@ -87,6 +93,22 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 	for _, res := range renders {
 		rep.Objects += len(res.Objects)
 		rep.Findings = append(rep.Findings, res.Findings...)
+	}
+	if !v.SkipPolicies {
+		engine := v.Policies
+		if engine == nil {
+			if engine, err = policy.New(nil); err != nil {
+				return nil, err
+			}
+		}
+		// Cross-object rules need every chart of an environment; with a chart selection
+		// they are skipped rather than report objects that live in charts not rendered.
+		findings, err := engine.Check(renders, len(v.Charts) > 0)
+		if err != nil {
+			return nil, fmt.Errorf("policies: %w", err)
+		}
+		rep.Findings = append(rep.Findings, findings...)
+		rep.Rules = policy.RuleInfos()
 	}
 	rep.Sort()
 	return &Result{Repo: repo, Renders: renders, Report: rep}, nil

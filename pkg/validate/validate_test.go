@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/microservices-manifests/microservices-manifests/internal/testutil"
+	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
@@ -18,10 +19,12 @@ type want struct {
 	Message         string
 }
 
+// run validates the base repository with overlays, schema only: the demo chart is a schema
+// fixture, not a hardened workload (policies are tested in pkg/policy and TestPolicies).
 func run(t *testing.T, overlays ...string) *Result {
 	t.Helper()
 	root := testutil.Repo(t, "testdata/base", overlays...)
-	res, err := (&Validator{Root: root}).Run(context.Background())
+	res, err := (&Validator{Root: root, SkipPolicies: true}).Run(context.Background())
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -113,4 +116,69 @@ func list(fs []report.Finding) string {
 		fmt.Fprintf(&b, "  %s\n", f)
 	}
 	return b.String()
+}
+
+// TestPolicies checks that validate runs the policies after the schema check, on every
+// environment, with HIGH failing only in prd, and describes the rules for SARIF.
+func TestPolicies(t *testing.T) {
+	root := testutil.Repo(t, "testdata/base")
+	res, err := (&Validator{Root: root}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sev := map[string]report.Severity{}
+	for _, f := range res.Report.Findings {
+		if f.Rule == "H03 read-only-rootfs" {
+			sev[f.Env] = f.Severity
+		}
+	}
+	if sev["dev"] != report.Warning || sev["prd"] != report.Error {
+		t.Errorf("H03 severities by env = %v, want dev warning, prd error", sev)
+	}
+	if len(res.Report.Rules) == 0 {
+		t.Error("report carries no rule descriptions")
+	}
+	// With a chart selection, the rules that need the whole environment are skipped.
+	res, err = (&Validator{Root: root, Charts: []string{"app/demo"}}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Report.Findings {
+		if strings.HasPrefix(f.Rule, "H07 ") {
+			t.Errorf("whole-environment rule ran on a chart selection: %s", f)
+		}
+	}
+}
+
+// BenchmarkValidate measures the policies' share of a whole-repository validation
+// (go test -bench Validate -run ^$ ./pkg/validate/).
+func BenchmarkValidate(b *testing.B) {
+	root := "../.."
+	for _, skip := range []bool{true, false} {
+		b.Run(fmt.Sprintf("policies=%v", !skip), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := (&Validator{Root: root, SkipPolicies: skip}).Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPolicies measures the policy stage alone on the whole repository's renders.
+func BenchmarkPolicies(b *testing.B) {
+	res, err := (&Validator{Root: "../..", SkipPolicies: true}).Run(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	engine, err := policy.New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(res.Report.Objects), "objects")
+	for b.Loop() {
+		if _, err := engine.Check(res.Renders, false); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
