@@ -1,0 +1,149 @@
+package diff
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Writer prints a diff result in one format.
+type Writer func(w io.Writer, r *Result) error
+
+var formats = map[string]Writer{
+	"text":     Text,
+	"markdown": func(w io.Writer, r *Result) error { _, err := io.WriteString(w, Markdown(r, 0)); return err },
+	"json":     JSON,
+}
+
+// Format returns the writer for an --output name.
+func Format(name string) (Writer, error) {
+	if w, ok := formats[name]; ok {
+		return w, nil
+	}
+	return nil, fmt.Errorf("unknown output format %q (want one of %s)", name, strings.Join(FormatNames(), ", "))
+}
+
+// FormatNames lists the output formats, sorted.
+func FormatNames() []string {
+	var names []string
+	for n := range formats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Text prints a header line per change and its unified diff, then the summary.
+func Text(w io.Writer, r *Result) error {
+	var b strings.Builder
+	for _, v := range r.Versions {
+		fmt.Fprintf(&b, "version %s: %s -> %s\n", v.Chart, orDash(v.Base), orDash(v.Head))
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(&b, "%s [%s] %s %s (%s)\n", c.Action, c.Env, c.Chart, c.Object(), c.APIVersion)
+		b.WriteString(c.Diff)
+	}
+	b.WriteString(r.Summary() + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// JSON prints the whole result as one document.
+func JSON(w io.Writer, r *Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// MaxObjectDiff bounds one object's diff in Markdown; longer diffs are cut with a note.
+const MaxObjectDiff = 12000
+
+// Markdown renders the result for a pull-request comment: a summary table per environment,
+// chart version changes, then one collapsed <details> block per changed object. When limit
+// is positive the text stays within limit characters: object blocks that do not fit are
+// left out and a note says how many and where to see them.
+func Markdown(r *Result, limit int) string {
+	var head strings.Builder
+	fmt.Fprintf(&head, "**Manifest diff** `%s` → `%s`: %d added, %d removed, %d changed, %d unchanged objects (%s).\n\n",
+		r.Base, r.Head, r.Count(Added), r.Count(Removed), r.Count(Changed), r.Unchanged, strings.Join(r.Envs, ", "))
+	if r.BaseErrors+r.HeadErrors > 0 {
+		fmt.Fprintf(&head, "> [!WARNING]\n> Validation errors: %d in the base, %d in the head; objects of charts that failed to render are missing from that side. Run `platform validate`.\n\n", r.BaseErrors, r.HeadErrors)
+	}
+	if len(r.Versions) > 0 {
+		head.WriteString("| chart | version |\n|---|---|\n")
+		for _, v := range r.Versions {
+			fmt.Fprintf(&head, "| `%s` | %s → %s |\n", v.Chart, orDash(v.Base), orDash(v.Head))
+		}
+		head.WriteString("\n")
+	}
+	if len(r.Changes) == 0 {
+		head.WriteString("No object changes.\n")
+		return head.String()
+	}
+	head.WriteString("| env | chart | object | change | lines |\n|---|---|---|---|---|\n")
+	for _, c := range r.Changes {
+		fmt.Fprintf(&head, "| %s | `%s` | `%s` | %s | +%d −%d |\n", c.Env, c.Chart, c.Object(), c.Action, c.AddedLines, c.RemovedLines)
+	}
+	head.WriteString("\n")
+
+	out := head.String()
+	if limit > 0 && len(out) > limit {
+		return truncate(out, limit)
+	}
+	for i, c := range r.Changes {
+		block := detailsBlock(c)
+		if limit > 0 {
+			note := omitted(len(r.Changes) - i)
+			if len(out)+len(block)+len(omitted(len(r.Changes)-i-1)) > limit {
+				if len(out)+len(note) <= limit {
+					out += note
+				}
+				return out
+			}
+		}
+		out += block
+	}
+	return out
+}
+
+func detailsBlock(c Change) string {
+	d := c.Diff
+	if len(d) > MaxObjectDiff {
+		cut := strings.LastIndex(d[:MaxObjectDiff], "\n") + 1
+		d = d[:cut] + fmt.Sprintf("... %d more lines of this diff not shown\n", strings.Count(d[cut:], "\n"))
+	}
+	fence := "```"
+	for strings.Contains(d, fence) {
+		fence += "`"
+	}
+	return fmt.Sprintf("<details><summary>%s <code>%s</code> <code>%s</code> [%s]</summary>\n\n%sdiff\n%s%s\n\n</details>\n",
+		c.Action, c.Chart, c.Object(), c.Env, fence, d, fence)
+}
+
+func omitted(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n> [!NOTE]\n> %d more object diffs are not shown (GitHub's comment size limit). Run `platform diff --base <base>` locally or read `release/<env>/` in this pull request.\n", n)
+}
+
+func truncate(s string, limit int) string {
+	const note = "\n\n… truncated (GitHub's comment size limit).\n"
+	if limit <= len(note) {
+		return s[:limit]
+	}
+	cut := strings.LastIndex(s[:limit-len(note)], "\n")
+	if cut < 0 {
+		cut = limit - len(note)
+	}
+	return s[:cut] + note
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

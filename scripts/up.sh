@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make up: the GitFlow scenario end to end on the embedded defaults, with no cloud account
+# and no GitHub:
+#   1. a scratch clone under .cache/up/repo stands in for GitHub: main is this repository's
+#      HEAD, branch release/local adds the working tree's uncommitted changes (the "PR");
+#   2. plan (mission step 4): validate, render release/<env>/ for every environment, commit it
+#      onto release/local with git, and print the sticky comment (diff against main + catalog);
+#   3. the release manager's merge (step 5): main fast-forwards to release/local;
+#   4. publish (step 6): the dev charts, with their secrets baked in, are pushed as Helm OCI
+#      artifacts into the local OCI layouts under .cache/up/repo/.cache/oci/dev/;
+#   5. the pushed references are listed.
+# Secrets come from the environment; each variable secrets.yaml declares for dev that is unset
+# gets a documented development placeholder, "dev-only-<name in lower case>" (e.g.
+# ACCOUNT_DB_PASSWORD=dev-only-account_db_password). Never use those outside a local cluster.
+# (Deploying onto the embedded cluster comes with the cluster: this script ends at the push.)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+platform=${PLATFORM:-$root/bin/platform}
+env=${UP_ENV:-dev}
+work=$root/.cache/up
+repo=$work/repo
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "build platform"
+(cd "$root" && go build -o "$platform" ./cmd/platform)
+
+step "scratch clone $repo (main = HEAD, release/local = HEAD + working tree changes)"
+rm -rf "$repo"
+mkdir -p "$work"
+git clone --quiet --no-hardlinks "$root" "$repo"
+export GIT_AUTHOR_NAME="platform up" GIT_AUTHOR_EMAIL="up@localhost.invalid"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+git -C "$repo" checkout --quiet -B main
+git -C "$repo" checkout --quiet -b release/local
+(cd "$root" && git ls-files -z --modified --others --exclude-standard) |
+  (cd "$root" && tar --null --no-recursion -T - -cf - 2>/dev/null) | tar -xf - -C "$repo"
+(cd "$root" && git ls-files -z --deleted) | (cd "$repo" && xargs -0 -r rm -f --)
+if [ -n "$(git -C "$repo" status --porcelain)" ]; then
+  git -C "$repo" add --all
+  git -C "$repo" commit --quiet -m "release/local: the working tree of $(basename "$root")"
+fi
+
+step "plan on release/local: validate, render release/<env>/, commit, comment"
+"$platform" --root "$repo" plan --base main | tee "$work/comment.md"
+git -C "$repo" log --oneline -3 >&2
+
+step "merge release/local into main (the release manager's review)"
+git -C "$repo" checkout --quiet main
+git -C "$repo" merge --quiet --ff-only release/local
+
+step "publish $env into the local OCI layouts"
+while read -r name; do
+  if [ -z "${!name:-}" ]; then
+    export "$name=dev-only-$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]')"
+    echo "secret $name: development placeholder" >&2
+  fi
+done < <(sed -n 's/^ *env: *\([A-Z_][A-Z0-9_]*\).*/\1/p' "$repo/secrets.yaml" 2>/dev/null | sort -u)
+"$platform" --root "$repo" publish --env "$env" > "$work/pushed.txt"
+
+step "pushed $(wc -l < "$work/pushed.txt") charts (OCI layouts under ${repo#"$root"/}/.cache/oci/$env; the comment is in ${work#"$root"/}/comment.md)"
+cat "$work/pushed.txt"
