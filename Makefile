@@ -6,10 +6,14 @@ PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
 SHARED ?= ../shared
 
-.PHONY: all build validate render test test-short test-deps docs schemas bench vet clean \
+.PHONY: all up build validate render catalog test test-short test-deps docs schemas bench vet clean \
 	minikube-up minikube-down skaffold-dev argocd-bootstrap
 
 all: validate
+
+## up: the scenario on embedded defaults: plan into a scratch clone (.cache/up), merge, publish dev into local OCI layouts, list
+up:
+	scripts/up.sh
 
 build: $(PLATFORM)
 
@@ -23,6 +27,10 @@ validate: build
 ## render: write the plan of every environment to release/<env>/ (atomically)
 render: build
 	@for env in $(ENVS); do $(PLATFORM) render --env $$env --out release/$$env || exit 1; done
+
+## catalog: every microservice's image (ECR registry, repository, tag), ports, nodegroup, database and Application
+catalog: build
+	$(PLATFORM) catalog
 
 ## test: every test tier, as CI runs it (installs the Debian packages tests run for real)
 test: vet test-deps
@@ -41,17 +49,20 @@ HELM_DOCS_VERSION := v1.14.2
 $(BIN)/helm-docs:
 	GOBIN=$(BIN) $(GO) install github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION)
 
-## docs: regenerate every chart's README.md from its values (helm-docs; a test fails when stale)
-docs: $(BIN)/helm-docs
+## docs: regenerate the chart READMEs (helm-docs), docs/policies.md and README's service catalog (tests fail when stale)
+docs: $(BIN)/helm-docs build
 	$(BIN)/helm-docs --chart-search-root . --skip-version-footer --log-level warning
+	$(PLATFORM) policy docs > docs/policies.md
+	$(GO) test ./pkg/catalog -run TestREADMECatalogIsFresh -count=1 -update
 
 ## schemas: regenerate pkg/schema/data from the pinned upstream modules and ../shared/crds
 schemas:
 	$(GO) run ./cmd/schemagen -out pkg/schema/data -shared-crds $(SHARED)/crds
 
-## bench: whole-repository validation against helm template + kubeconform -strict
+## bench: whole-repository validation against helm template + kubeconform -strict, and the Go benchmarks
 bench:
 	scripts/bench.sh
+	$(GO) test -run '^$$' -bench 'Validate|Policies' -benchmem ./pkg/validate/ ./pkg/schema/
 
 ## minikube-up: the development cluster (5 nodes, containerd, node groups; CPUS, MEMORY, BACKEND_DIR)
 minikube-up:
