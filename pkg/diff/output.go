@@ -4,36 +4,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
 // Writer prints a diff result in one format.
 type Writer func(w io.Writer, r *Result) error
 
-var formats = map[string]Writer{
+var formats = report.Formats[*Result]{
 	"text":     Text,
 	"markdown": func(w io.Writer, r *Result) error { _, err := io.WriteString(w, Markdown(r, 0)); return err },
 	"json":     JSON,
 }
 
 // Format returns the writer for an --output name.
-func Format(name string) (Writer, error) {
-	if w, ok := formats[name]; ok {
-		return w, nil
-	}
-	return nil, fmt.Errorf("unknown output format %q (want one of %s)", name, strings.Join(FormatNames(), ", "))
-}
+func Format(name string) (Writer, error) { return formats.Writer(name) }
 
 // FormatNames lists the output formats, sorted.
-func FormatNames() []string {
-	var names []string
-	for n := range formats {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func FormatNames() []string { return formats.Names() }
 
 // Text prints a header line per change and its unified diff, then the summary.
 func Text(w io.Writer, r *Result) error {

@@ -11,31 +11,40 @@ import (
 // Writer prints a report in one format.
 type Writer func(w io.Writer, r *Report) error
 
-// Formats maps an --output name to its writer.
-var formats = map[string]Writer{
+// Formats maps --output names to the writers of one kind of result; the report, the
+// catalog and the diff each have a set.
+type Formats[T any] map[string]func(io.Writer, T) error
+
+// Writer returns the writer for name, or an error listing the known formats.
+func (f Formats[T]) Writer(name string) (func(io.Writer, T) error, error) {
+	if w, ok := f[name]; ok {
+		return w, nil
+	}
+	return nil, fmt.Errorf("unknown output format %q (want one of %s)", name, strings.Join(f.Names(), ", "))
+}
+
+// Names lists the formats, sorted.
+func (f Formats[T]) Names() []string {
+	names := make([]string, 0, len(f))
+	for n := range f {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+var formats = Formats[*Report]{
 	"text":   Text,
 	"json":   JSON,
 	"github": GitHub,
 	"sarif":  SARIF,
 }
 
-// Format returns the writer for name, or an error listing the known formats.
-func Format(name string) (Writer, error) {
-	if w, ok := formats[name]; ok {
-		return w, nil
-	}
-	return nil, fmt.Errorf("unknown output format %q (want one of %s)", name, strings.Join(FormatNames(), ", "))
-}
+// Format returns the writer for an --output name.
+func Format(name string) (Writer, error) { return formats.Writer(name) }
 
 // FormatNames lists the output formats, sorted.
-func FormatNames() []string {
-	names := make([]string, 0, len(formats))
-	for n := range formats {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func FormatNames() []string { return formats.Names() }
 
 // Text prints one line per finding, then the summary.
 func Text(w io.Writer, r *Report) error {

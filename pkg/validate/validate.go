@@ -62,7 +62,7 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	r := &render.Renderer{Repo: repo, APIVersions: apiVersions(schemas.Kinds())}
+	r := &render.Renderer{Repo: repo, APIVersions: APIVersions(schemas.Kinds())}
 
 	renders := make([]*render.Result, len(charts)*len(envs))
 	g, gctx := errgroup.WithContext(ctx)
@@ -201,8 +201,9 @@ func (v *Validator) parallelism() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// apiVersions turns "apiVersion Kind" pairs into Helm's capability forms.
-func apiVersions(kinds []string) []string {
+// APIVersions turns "apiVersion Kind" pairs (schema.Validator.Kinds) into the forms Helm
+// advertises as .Capabilities.APIVersions: "group/version" and "group/version/Kind".
+func APIVersions(kinds []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, k := range kinds {

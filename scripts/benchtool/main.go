@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
 
 func main() {
@@ -88,7 +90,7 @@ func measure(args []string) error {
 	return nil
 }
 
-// apiVersions mirrors pkg/validate.apiVersions: every "apiVersion Kind" key of the schema
+// apiVersions applies pkg/validate.APIVersions to the index of a schema snapshot: every "apiVersion Kind" key of the schema
 // index becomes Helm's "group/version" and "group/version/Kind" capability forms, so that
 // `helm template --api-versions` sees the .Capabilities.APIVersions platform renders with.
 func apiVersions(args []string) error {
@@ -110,20 +112,7 @@ func apiVersions(args []string) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	seen := map[string]bool{}
-	var out []string
-	for _, k := range keys {
-		gv, kind, ok := strings.Cut(k, " ")
-		if !ok {
-			continue
-		}
-		for _, s := range []string{gv, gv + "/" + kind} {
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-	}
+	out := validate.APIVersions(keys)
 	if len(out) == 0 {
 		return fmt.Errorf("%s: no kinds", args[0])
 	}
