@@ -16,12 +16,10 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/platform ./cmd/pla
 
 FROM alpine:3.22 AS action
 # git: plan commits and diff worktrees; ca-certificates: GitHub and ECR over TLS.
-# The workspace GitHub mounts belongs to the runner's user (uid 1001 on hosted runners);
-# running as that uid lets the action write release/ and the GITHUB_OUTPUT files, and
-# safe.directory lets git work in a checkout it does not own.
+# No USER and no WORKDIR: GitHub runs Docker actions as the image's default user (root) with
+# GITHUB_WORKSPACE mounted as the working directory ("Dockerfile support for GitHub
+# Actions"); safe.directory lets git work in the checkout, which the runner's user owns.
 RUN apk add --no-cache git ca-certificates \
- && adduser -D -H -u 1001 -s /sbin/nologin platform \
  && git config --system --add safe.directory '*'
 COPY --from=build /out/platform /usr/local/bin/platform
-USER 1001:1001
 ENTRYPOINT ["/usr/local/bin/platform","action"]
