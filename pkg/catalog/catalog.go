@@ -1,8 +1,9 @@
 // Package catalog answers the SRE team's first question (mission step 1): for every
 // microservice, which image (ECR registry, repository, tag) it runs, which ports its
 // containers and its Service accept traffic on, where it is scheduled, which database it
-// uses and which ArgoCD Application deploys it. Everything is read from the rendered
-// objects, never from values files, so the catalog is what the cluster gets.
+// uses, which Saga queues it consumes and produces to and which ArgoCD Application deploys
+// it. Everything is read from the rendered objects, never from values files, so the catalog
+// is what the cluster gets.
 package catalog
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +89,33 @@ func (d *Database) String() string {
 	}
 }
 
+// QueuesAnnotation is the Deployment annotation with the roles of the service's queues
+// ("consume=<queue>,produce=<queue>", rendered by the common library chart).
+const QueuesAnnotation = "microservices-manifests.io/saga-queues"
+
+// Queue is a Saga queue a service uses, read from its app container's `*_QUEUE_URL`
+// variables.
+type Queue struct {
+	// Name is the queue name, the last segment of the URL.
+	Name string `json:"name"`
+	// Role is "consume", "produce" (from QueuesAnnotation) or "use" when not stated.
+	Role string `json:"role"`
+	// Env is the variable holding the URL.
+	Env string `json:"env"`
+	URL string `json:"url"`
+	// Declared is true when the environment renders the queue: an ACK Queue with that
+	// queueName (prd) or a queue of the ElasticMQ configuration (dev).
+	Declared bool `json:"declared"`
+}
+
+func (q Queue) String() string {
+	s := q.Role + " " + q.Name
+	if !q.Declared {
+		s += " (undeclared)"
+	}
+	return s
+}
+
 // Service is one row of the catalog.
 type Service struct {
 	Env       string        `json:"env"`
@@ -98,6 +127,8 @@ type Service struct {
 	Service   []ServicePort `json:"servicePorts"`
 	Nodegroup []string      `json:"nodegroup"`
 	Database  *Database     `json:"database"`
+	// Queues are the Saga queues the service consumes and produces to, sorted by role and name.
+	Queues []Queue `json:"queues"`
 	// Application is the ArgoCD Application deploying the chart ("" when none does yet).
 	Application string `json:"application"`
 }
@@ -145,6 +176,15 @@ func Build(renders []*render.Result, envs []string, extra []*render.Object) *Cat
 			}
 		}
 	}
+	declared := map[string]map[string]bool{}
+	for _, r := range renders {
+		if declared[r.Env] == nil {
+			declared[r.Env] = map[string]bool{}
+		}
+		for _, name := range declaredQueues(r.Objects) {
+			declared[r.Env][name] = true
+		}
+	}
 	for _, r := range renders {
 		if !strings.HasPrefix(r.Chart.ID, "app/") || r.Chart.ID == "app/shared" {
 			continue
@@ -168,6 +208,8 @@ func Build(renders []*render.Result, envs []string, extra []*render.Object) *Cat
 				if cname == AppContainer || len(containers) == 1 {
 					img, _ := cm["image"].(string)
 					s.Image = ParseImage(img)
+					roles, _ := dig(o.Body, "metadata", "annotations", QueuesAnnotation).(string)
+					s.Queues = queues(cm, roles, declared[r.Env])
 				}
 			}
 			for _, p := range all {
@@ -206,6 +248,71 @@ func Build(renders []*render.Result, envs []string, extra []*render.Object) *Cat
 		return a.Name < b.Name
 	})
 	return cat
+}
+
+// queueURLVar names the variables holding a queue URL.
+var queueURLVar = regexp.MustCompile(`^[A-Z][A-Z0-9_]*_QUEUE_URL$`)
+
+// queues reads the container's queue URL variables; roles is the QueuesAnnotation.
+func queues(container map[string]any, roles string, declared map[string]bool) []Queue {
+	role := map[string]string{}
+	for _, kv := range strings.Split(roles, ",") {
+		if r, q, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			role[q] = r
+		}
+	}
+	var out []Queue
+	for _, e := range list(container["env"]) {
+		em, _ := e.(map[string]any)
+		name, _ := em["name"].(string)
+		url, _ := em["value"].(string)
+		if !queueURLVar.MatchString(name) || url == "" {
+			continue
+		}
+		q := Queue{Name: url[strings.LastIndex(url, "/")+1:], Env: name, URL: url}
+		q.Role = role[q.Name]
+		if q.Role == "" {
+			q.Role = "use"
+		}
+		q.Declared = declared[q.Name]
+		out = append(out, q)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Role != out[j].Role {
+			return out[i].Role < out[j].Role
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// elasticMQQueue is a queue block of an ElasticMQ configuration (`"<name>" {` inside queues).
+var elasticMQQueue = regexp.MustCompile(`(?m)^\s*"?([A-Za-z0-9_-]+)"?\s*\{`)
+
+// declaredQueues are the queues an environment's objects create: ACK Queues (their
+// queueName) and the queues of an ElasticMQ configuration (a ConfigMap key elasticmq.conf).
+func declaredQueues(objs []*render.Object) []string {
+	var out []string
+	for _, o := range objs {
+		switch {
+		case o.Kind == "Queue" && strings.HasPrefix(o.APIVersion, "sqs.services.k8s.aws/"):
+			if n, _ := dig(o.Body, "spec", "queueName").(string); n != "" {
+				out = append(out, n)
+			}
+		case o.Kind == "ConfigMap":
+			conf, _ := dig(o.Body, "data", "elasticmq.conf").(string)
+			_, block, ok := strings.Cut(conf, "\nqueues {")
+			if !ok {
+				continue
+			}
+			for _, m := range elasticMQQueue.FindAllStringSubmatch(block, -1) {
+				if m[1] != "deadLettersQueue" {
+					out = append(out, m[1])
+				}
+			}
+		}
+	}
+	return out
 }
 
 // ParseImage splits "registry/repo/path:tag" (or "@sha256:...") as the container runtime

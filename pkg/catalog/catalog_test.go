@@ -104,8 +104,8 @@ spec: {source: {repoURL: 1.dkr.ecr.eu-west-1.amazonaws.com/charts, chart: accoun
 		lines = append(lines, strings.Join(append([]string{s.Env}, row(s)...), " | "))
 	}
 	want := []string{
-		"dev | account | microservices | 1.dkr.ecr.eu-west-1.amazonaws.com | ms/account | 2.0.0 | http-app:8080 | http:80 → envoy/http:10000 | app | MySQL StatefulSet account-db (mysql:8.4) | -",
-		"prd | account | microservices | 1.dkr.ecr.eu-west-1.amazonaws.com | ms/account | 2.0.0 | http-app:8080 | http:80 → envoy/http:10000 | app | Aurora account.cluster-x.eu-west-1.rds.amazonaws.com | account",
+		"dev | account | microservices | 1.dkr.ecr.eu-west-1.amazonaws.com | ms/account | 2.0.0 | http-app:8080 | http:80 → envoy/http:10000 | app | MySQL StatefulSet account-db (mysql:8.4) | - | -",
+		"prd | account | microservices | 1.dkr.ecr.eu-west-1.amazonaws.com | ms/account | 2.0.0 | http-app:8080 | http:80 → envoy/http:10000 | app | Aurora account.cluster-x.eu-west-1.rds.amazonaws.com | - | account",
 	}
 	for i := range want {
 		if lines[i] != want[i] {
@@ -172,5 +172,81 @@ func TestREADMECatalogIsFresh(t *testing.T) {
 	}
 	if got != block {
 		t.Errorf("README.md's service catalog is stale: run make docs\nwant:\n%s", block)
+	}
+}
+
+// TestQueues: the queue column comes from the app container's *_QUEUE_URL variables, the
+// roles from the Deployment's saga-queues annotation, and a queue counts as declared when
+// an ACK Queue (prd) or the ElasticMQ configuration (dev) of the environment creates it.
+func TestQueues(t *testing.T) {
+	dep := obj(t, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: order
+  namespace: microservices
+  annotations: {microservices-manifests.io/saga-queues: "consume=saga-order-commands,produce=saga-orchestrator-replies"}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/microservices/order:1.0.0
+          env:
+            - {name: AWS_ENDPOINT_URL_SQS, value: "http://saga-queues.microservices.svc.cluster.local:9324"}
+            - {name: SAGA_REPLIES_QUEUE_URL, value: "http://saga-queues.microservices.svc.cluster.local:9324/000000000000/saga-orchestrator-replies"}
+            - {name: SAGA_ORDER_COMMANDS_QUEUE_URL, value: "http://saga-queues.microservices.svc.cluster.local:9324/000000000000/saga-order-commands"}
+            - {name: SAGA_AUDIT_QUEUE_URL, value: "http://saga-queues.microservices.svc.cluster.local:9324/000000000000/audit"}
+`)
+	elasticmq := obj(t, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: saga-queues, namespace: microservices}
+data:
+  elasticmq.conf: |
+    aws {
+      region = ap-northeast-1
+    }
+    queues {
+      "saga-order-commands" {
+        deadLettersQueue {
+          name = "saga-order-commands-dlq"
+        }
+      }
+      "saga-order-commands-dlq" {
+      }
+      saga-orchestrator-replies {
+      }
+    }
+`)
+	queue := obj(t, `apiVersion: sqs.services.k8s.aws/v1alpha1
+kind: Queue
+metadata: {name: saga-order-commands, namespace: microservices}
+spec: {queueName: saga-order-commands}
+`)
+	for _, tc := range []struct {
+		name  string
+		objs  []*render.Object
+		wantS string
+	}{
+		{"elasticmq", []*render.Object{dep, elasticmq}, "consume saga-order-commands, produce saga-orchestrator-replies, use audit (undeclared)"},
+		{"ack", []*render.Object{dep, queue}, "consume saga-order-commands, produce saga-orchestrator-replies (undeclared), use audit (undeclared)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			declared := map[string]bool{}
+			for _, n := range declaredQueues(tc.objs) {
+				declared[n] = true
+			}
+			if declared["aws"] || declared["deadLettersQueue"] {
+				t.Errorf("declared = %v: configuration blocks are not queues", declared)
+			}
+			c, _ := dig(dep.Body, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
+			roles, _ := dig(dep.Body, "metadata", "annotations", QueuesAnnotation).(string)
+			var got []string
+			for _, q := range queues(c, roles, declared) {
+				got = append(got, q.String())
+			}
+			if s := strings.Join(got, ", "); s != tc.wantS {
+				t.Errorf("queues = %q, want %q", s, tc.wantS)
+			}
+		})
 	}
 }

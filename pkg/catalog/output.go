@@ -45,12 +45,16 @@ func row(s Service) []string {
 	for _, p := range s.Service {
 		svc = append(svc, p.String())
 	}
+	var queues []string
+	for _, q := range s.Queues {
+		queues = append(queues, q.String())
+	}
 	return []string{s.Name, s.Namespace, s.Image.Registry, s.Image.Repository, s.Image.Tag,
 		dash(strings.Join(ports, ", ")), dash(strings.Join(svc, ", ")), dash(strings.Join(s.Nodegroup, ",")),
-		s.Database.String(), dash(s.Application)}
+		s.Database.String(), dash(strings.Join(queues, ", ")), dash(s.Application)}
 }
 
-var header = []string{"SERVICE", "NAMESPACE", "REGISTRY", "REPOSITORY", "TAG", "CONTAINER PORTS", "SERVICE PORTS", "NODEGROUP", "DATABASE", "APPLICATION"}
+var header = []string{"SERVICE", "NAMESPACE", "REGISTRY", "REPOSITORY", "TAG", "CONTAINER PORTS", "SERVICE PORTS", "NODEGROUP", "DATABASE", "QUEUES", "APPLICATION"}
 
 // Text prints one aligned table with an ENV column.
 func Text(w io.Writer, c *Catalog) error {
@@ -72,7 +76,7 @@ func JSON(w io.Writer, c *Catalog) error {
 // Markdown is one table per environment, for the README and the pull-request comment.
 func Markdown(c *Catalog) string {
 	var b strings.Builder
-	cols := []string{"service", "namespace", "registry", "repository", "tag", "container ports", "service ports", "nodegroup", "database", "application"}
+	cols := []string{"service", "namespace", "registry", "repository", "tag", "container ports", "service ports", "nodegroup", "database", "queues", "application"}
 	for i, env := range c.Envs {
 		if i > 0 {
 			b.WriteString("\n")

@@ -91,7 +91,7 @@ func TestPublishCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("publish: exit %d\n%s", code, stderr)
 	}
-	ref := regexp.MustCompile(`^` + regexp.QuoteMeta(host) + `/charts/(account|customer|order):0\.1\.0@sha256:[0-9a-f]{64}$`)
+	ref := regexp.MustCompile(`^` + regexp.QuoteMeta(host) + `/charts/(account|customer|order):\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$`)
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("stdout has %d lines, want 3 references:\n%s", len(lines), stdout)

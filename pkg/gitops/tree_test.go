@@ -442,3 +442,51 @@ func TestBuildFindsCyclesAndOrphans(t *testing.T) {
 		}
 	})
 }
+
+// ackControllers are the official ACK controller charts (prd only: dev has ElasticMQ and the
+// Istio ingress gateway instead of AWS) and the children whose CRDs they install.
+var ackControllers = map[string]struct{ chart, version, user string }{
+	"ack-sqs-controller":          {"sqs-chart", "1.6.1", "saga-queues"},
+	"ack-apigatewayv2-controller": {"apigatewayv2-chart", "1.4.1", "api-gateway"},
+}
+
+// TestACKControllers: in prd the infra parent deploys each ACK controller from
+// public.ecr.aws at the version of the CRDs in the schema set, on nodegroup system, with an
+// IRSA role, a sync wave before the chart whose resources it reconciles; dev has none.
+func TestACKControllers(t *testing.T) {
+	for _, env := range envs {
+		t.Run(env, func(t *testing.T) {
+			tr := realTree(t, env)
+			for name, want := range ackControllers {
+				n := tr.Find(name)
+				if env != "prd" {
+					if n != nil {
+						t.Errorf("%s is deployed in %s, want prd only", name, env)
+					}
+					continue
+				}
+				if n == nil {
+					t.Errorf("no Application %s in prd", name)
+					continue
+				}
+				if n.Source.RepoURL != "public.ecr.aws/aws-controllers-k8s" || n.Source.Chart != want.chart || n.Source.TargetRevision != want.version {
+					t.Errorf("%s: source %s %s %s, want public.ecr.aws/aws-controllers-k8s %s %s", name, n.Source.RepoURL, n.Source.Chart, n.Source.TargetRevision, want.chart, want.version)
+				}
+				values, _ := Get(n.Body, "spec", "source", "helm", "valuesObject").(map[string]any)
+				if got := Get(values, "deployment", "nodeSelector", "node.kubernetes.io/nodegroup"); got != "system" {
+					t.Errorf("%s: nodegroup %v, want system", name, got)
+				}
+				if arn, _ := Get(values, "serviceAccount", "annotations", "eks.amazonaws.com/role-arn").(string); !strings.HasPrefix(arn, "arn:aws:iam::") {
+					t.Errorf("%s: ServiceAccount role-arn %q, want an IAM role (IRSA)", name, arn)
+				}
+				if Get(n.Body, "spec", "destination", "namespace") != "ack-system" {
+					t.Errorf("%s: destination %v, want ack-system", name, Get(n.Body, "spec", "destination"))
+				}
+				user := tr.Find(want.user)
+				if user == nil || wave(t, n) >= wave(t, user) {
+					t.Errorf("%s must sync in an earlier wave than %s", name, want.user)
+				}
+			}
+		})
+	}
+}

@@ -62,6 +62,7 @@ func DefaultPlatform() *Platform {
 			"istio-system":  "system",
 			"prometheus":    "system",
 			"jaeger":        "system",
+			"ack-system":    "system",
 		},
 		AppNamespaces:       []string{"microservices"},
 		RelaxedNamespaces:   []string{"istio-system", "kube-system", "prometheus"},

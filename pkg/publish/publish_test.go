@@ -255,8 +255,8 @@ func TestPublishToRegistry(t *testing.T) {
 	}
 	c := res.Charts[0]
 	wantRepo := host + "/charts/team/account"
-	if c.Status != publish.Pushed || c.Repository != wantRepo || c.Version != "0.1.0" ||
-		c.Reference != wantRepo+":0.1.0@"+c.Digest || !strings.HasPrefix(c.Digest, "sha256:") {
+	if c.Status != publish.Pushed || c.Repository != wantRepo || c.Version != accountVersion(t) ||
+		c.Reference != wantRepo+":"+accountVersion(t)+"@"+c.Digest || !strings.HasPrefix(c.Digest, "sha256:") {
 		t.Errorf("result = %+v", c)
 	}
 	if got := strings.Join(c.Secrets, ","); got != "ACCOUNT_DB_PASSWORD,ACCOUNT_DB_ROOT_PASSWORD" {
@@ -266,7 +266,7 @@ func TestPublishToRegistry(t *testing.T) {
 		t.Errorf("catalog = %v", got)
 	}
 
-	ch, data := pullAndRender(t, wantRepo+":0.1.0")
+	ch, data := pullAndRender(t, wantRepo+":"+accountVersion(t))
 	if data["password"] != dbPassword || data["root-password"] != rootPassword {
 		t.Errorf("rendered Secret does not carry the published secrets (keys %d)", len(data))
 	}
@@ -318,7 +318,7 @@ func assertManifest(t *testing.T, repoURL, digest string) {
 	}
 	for k, want := range map[string]string{
 		ocispec.AnnotationTitle:       "account",
-		ocispec.AnnotationVersion:     "0.1.0",
+		ocispec.AnnotationVersion:     accountVersion(t),
 		ocispec.AnnotationCreated:     "1970-01-01T00:00:00Z",
 		discovery.NamespaceAnnotation: "microservices",
 	} {
@@ -358,7 +358,7 @@ func TestPublishUnchangedAndRefused(t *testing.T) {
 	if !errors.As(err, &conflict) || len(conflict.Conflicts) != 1 || !strings.Contains(conflict.Conflicts[0], first.Charts[0].Digest) {
 		t.Fatalf("err = %v, want a conflict naming the published digest", err)
 	}
-	_, data := pullAndRender(t, host+"/charts/account:0.1.0")
+	_, data := pullAndRender(t, host+"/charts/account:"+accountVersion(t))
 	if data["password"] != dbPassword {
 		t.Error("the published version was overwritten")
 	}
@@ -433,16 +433,16 @@ func TestPublishLocalLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := res.Charts[0]
-	if res.Registry != ".cache/oci/dev" || c.Reference != ".cache/oci/dev/account:0.1.0@"+c.Digest || c.Status != publish.Pushed {
+	if res.Registry != ".cache/oci/dev" || c.Reference != ".cache/oci/dev/account:"+accountVersion(t)+"@"+c.Digest || c.Status != publish.Pushed {
 		t.Errorf("result = %s %+v", res.Registry, c)
 	}
 	store, err := oci.New(filepath.Join(root, ".cache/oci/dev/account"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, err := store.Resolve(context.Background(), "0.1.0")
+	desc, err := store.Resolve(context.Background(), accountVersion(t))
 	if err != nil || desc.Digest.String() != c.Digest {
-		t.Fatalf("layout tag 0.1.0 = %v, %v", desc.Digest, err)
+		t.Fatalf("layout tag %s = %v, %v", accountVersion(t), desc.Digest, err)
 	}
 	// Nothing outside the gitignored cache holds a secret; inside, only the package does.
 	assertNoSecretInFiles(t, root, ".cache")
@@ -587,7 +587,7 @@ func TestPublishECR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Charts[0].Reference != ecrHost+"/charts/account:0.1.0@"+res.Charts[0].Digest {
+			if res.Charts[0].Reference != ecrHost+"/charts/account:"+accountVersion(t)+"@"+res.Charts[0].Digest {
 				t.Errorf("reference = %s", res.Charts[0].Reference)
 			}
 			ecr.mu.Lock()
@@ -627,3 +627,14 @@ func TestRegistryNames(t *testing.T) {
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// accountVersion is the version of app/account, the chart these tests publish (it moves with
+// every change of the chart).
+func accountVersion(t *testing.T) string {
+	t.Helper()
+	ch, err := loader.Load(filepath.Join("..", "..", "app", "account"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch.Metadata.Version
+}

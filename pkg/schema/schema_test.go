@@ -70,6 +70,7 @@ func TestValidObjects(t *testing.T) {
 		"valid/servicemonitor.yaml",
 		"valid/prometheusrule.yaml",
 		"valid/ack-sqs-queue.yaml",
+		"valid/ack-apigatewayv2-route.yaml",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := validate(t, v, loadFixture(t, name)); len(got) != 0 {
@@ -142,6 +143,12 @@ func TestInvalidObjects(t *testing.T) {
 		{"invalid/queue-missing-queue-name.yaml", []wantViolation{
 			{"spec", `missing required field "queueName"`},
 			{"spec.delaySeconds", "expected string, got integer"},
+		}},
+		{"invalid/queue-unknown-field.yaml", []wantViolation{
+			{"spec.deadLetterQueue", `unknown field "deadLetterQueue"`},
+		}},
+		{"invalid/route-unknown-field.yaml", []wantViolation{
+			{"spec.targetRefs", `unknown field "targetRefs"`},
 		}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {

@@ -69,6 +69,11 @@ func TestFailures(t *testing.T) {
 		{"istio-unknown-field", both(want{Rule: "schema", File: vs, Object: "VirtualService/demo/demo",
 			Path: "spec.http[0].rout", Message: `unknown field "rout"`})},
 		{"unknown-kind", both(want{Rule: "schema", File: svc, Object: "Widget/demo/demo", Path: "apiVersion", Message: `no schema for kind "Widget"`})},
+		// The ACK kinds of the Saga's queues and the API Gateway (CRDs from ../shared/crds).
+		{"queue-unknown-field", both(want{Rule: "schema", File: "app/demo/templates/queue.yaml", Object: "Queue/demo/demo",
+			Path: "spec.deadLetterQueue", Message: `unknown field "deadLetterQueue"`})},
+		{"route-unknown-field", both(want{Rule: "schema", File: "app/demo/templates/route.yaml", Object: "Route/demo/demo",
+			Path: "spec.targetRefs", Message: `unknown field "targetRefs"`})},
 		{"duplicate-key-rendered", both(want{Rule: "yaml", File: svc, Message: `mapping key "name" already defined`})},
 		{"missing-values-file", []want{{Env: "prd", Rule: "values", File: "app/demo/values-prd.yaml", Message: `missing values file for environment "prd"`}}},
 		{"invalid-yaml-values", []want{{Env: "dev", Rule: "values", File: "app/demo/values-dev.yaml", Line: 2, Message: "did not find expected ',' or ']'"}}},

@@ -13,7 +13,8 @@ Takes (dict "context" . "name" "app" "container" .Values.containers.app).
   volumeMounts   {<pod volume>: <mountPath>} (emptyDirs, or "config" for the whole ConfigMap)
   configFiles    {<ConfigMap key>: <file path>} mounted read-only with subPath
 The container named "app" also receives the database connection (DB_*) when
-.Values.database.enabled.
+.Values.database.enabled, and the Saga's queue URLs (see _queues.tpl) when
+.Values.queues.enabled.
 */}}
 {{- define "common.container" -}}
 {{- $ctx := .context -}}
@@ -38,7 +39,8 @@ The container named "app" also receives the database connection (DB_*) when
     {{- end }}
   {{- end }}
   {{- $db := and (eq .name "app") $ctx.Values.database $ctx.Values.database.enabled }}
-  {{- if or $c.env $c.secretEnv $c.fieldEnv $db }}
+  {{- $queues := and (eq .name "app") $ctx.Values.queues $ctx.Values.queues.enabled }}
+  {{- if or $c.env $c.secretEnv $c.fieldEnv $db $queues }}
   env:
     {{- range $k, $v := $c.env }}
     - name: {{ $k }}
@@ -59,6 +61,9 @@ The container named "app" also receives the database connection (DB_*) when
     {{- end }}
     {{- if $db }}
     {{- include "common.database.env" $ctx | nindent 4 }}
+    {{- end }}
+    {{- if $queues }}
+    {{- include "common.queues.env" $ctx | nindent 4 }}
     {{- end }}
   {{- end }}
   {{- with $c.resources }}

@@ -5,7 +5,7 @@ required node affinity to .Values.nodegroup; spread over nodes; restricted secur
 no service-account token; a checksum/config annotation that rolls the pods when the
 ConfigMap's data changes. Replicas come from the HPA when .Values.autoscaling.enabled.
 .Values.policyExemptions ({<rule id>: <reason>}) become the policy engine's exemption
-annotations on the Deployment.
+annotations on the Deployment; the roles of .Values.queues.urls its saga-queues annotation.
 */}}
 {{- define "common.deployment" -}}
 {{- $component := "server" -}}
@@ -16,10 +16,14 @@ metadata:
   namespace: {{ include "common.names.namespace" . }}
   labels:
     {{- include "common.labels.standard" (dict "context" . "component" $component) | nindent 4 }}
-  {{- with .Values.policyExemptions }}
+  {{- $queues := and .Values.queues .Values.queues.enabled .Values.queues.urls }}
+  {{- if or .Values.policyExemptions $queues }}
   annotations:
-    {{- range $rule, $reason := . }}
+    {{- range $rule, $reason := .Values.policyExemptions }}
     policy.microservices-manifests.io/exempt-{{ $rule }}: {{ $reason | quote }}
+    {{- end }}
+    {{- if $queues }}
+    microservices-manifests.io/saga-queues: {{ include "common.queues.annotation" . | quote }}
     {{- end }}
   {{- end }}
 spec:
