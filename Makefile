@@ -6,14 +6,31 @@ PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
 SHARED ?= ../shared
 
-.PHONY: all up build validate render catalog test test-short test-deps docs schemas bench vet clean \
+.PHONY: all up down cluster-build cluster-up cluster-down build validate render catalog test test-short test-deps docs schemas bench vet clean \
 	minikube-up minikube-down skaffold-dev argocd-bootstrap
 
 all: validate
 
-## up: the scenario on embedded defaults: plan into a scratch clone (.cache/up), merge, publish dev into local OCI layouts, list
-up:
+## up: the scenario on embedded defaults: plan into a scratch clone (.cache/up), merge, publish dev
+## into local OCI layouts, then start the embedded cluster and apply the dev plan onto it
+up: build
 	scripts/up.sh
+	$(PLATFORM) cluster up
+	$(PLATFORM) cluster apply -e dev
+
+## down: stop the embedded cluster
+down: cluster-down
+
+## cluster-build: build the embedded cluster's components into bin/cluster/ (once per version)
+cluster-build: build
+	$(PLATFORM) cluster build
+
+## cluster-up / cluster-down: the embedded cluster (state, kubeconfig, logs in .cache/cluster/)
+cluster-up: build
+	$(PLATFORM) cluster up
+
+cluster-down: build
+	$(PLATFORM) cluster down
 
 build: $(PLATFORM)
 
@@ -32,8 +49,9 @@ render: build
 catalog: build
 	$(PLATFORM) catalog
 
-## test: every test tier, as CI runs it (installs the Debian packages tests run for real)
-test: vet test-deps
+## test: every test tier, as CI runs it (installs the Debian packages tests run for real, and builds
+## the embedded cluster's components first, outside go test's per-package timeout)
+test: vet test-deps cluster-build
 	$(GO) test -count=1 ./...
 
 test-deps:
