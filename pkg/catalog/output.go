@@ -4,37 +4,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
 // Writer prints a catalog in one format.
 type Writer func(w io.Writer, c *Catalog) error
 
-var formats = map[string]Writer{
+var formats = report.Formats[*Catalog]{
 	"text":     Text,
 	"markdown": func(w io.Writer, c *Catalog) error { _, err := io.WriteString(w, Markdown(c)); return err },
 	"json":     JSON,
 }
 
 // Format returns the writer for an --output name.
-func Format(name string) (Writer, error) {
-	if w, ok := formats[name]; ok {
-		return w, nil
-	}
-	return nil, fmt.Errorf("unknown output format %q (want one of %s)", name, strings.Join(FormatNames(), ", "))
-}
+func Format(name string) (Writer, error) { return formats.Writer(name) }
 
 // FormatNames lists the output formats, sorted.
-func FormatNames() []string {
-	var names []string
-	for n := range formats {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func FormatNames() []string { return formats.Names() }
 
 // row is a service's cells, shared by the text and markdown formats.
 func row(s Service) []string {
