@@ -20,10 +20,10 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -36,6 +36,7 @@ import (
 	eksapi "github.com/weaveworks/eksctl/pkg/apis/eksctl.io/v1alpha5"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/gomod"
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
 	"github.com/microservices-manifests/microservices-manifests/pkg/publish"
@@ -139,27 +140,9 @@ func eksPlatformData(t *testing.T) *eksPlatform {
 }
 
 func loadEksctlSchema() (*jsonschema.Schema, error) {
-	tmp, err := os.MkdirTemp("", "eksctl-schema-")
+	info, err := gomod.Download(context.Background(), "", eksctlModule, eksctlVersion)
 	if err != nil {
 		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	key := eksctlModule + "@" + eksctlVersion
-	cmd := exec.Command("go", "mod", "download", "-json", key)
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOFLAGS=-mod=mod")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var info struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &info); jerr != nil && err == nil {
-		err = jerr
-	}
-	switch {
-	case info.Error != "":
-		return nil, fmt.Errorf("go mod download %s: %s", key, info.Error)
-	case err != nil:
-		return nil, fmt.Errorf("go mod download %s: %w: %s", key, err, strings.TrimSpace(stderr.String()))
 	}
 	f, err := os.Open(filepath.Join(info.Dir, eksSchemaPath))
 	if err != nil {

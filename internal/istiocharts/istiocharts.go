@@ -10,11 +10,10 @@
 package istiocharts
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,7 +24,9 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/gomod"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
 
 const (
@@ -67,31 +68,15 @@ func download(module, version string) (string, error) {
 	if d, ok := downloaded[key]; ok {
 		return d, nil
 	}
-	tmp, err := os.MkdirTemp("", "istiocharts-")
+	mod, err := gomod.Download(context.Background(), "", module, version)
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command("go", "mod", "download", "-json", key)
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOFLAGS=-mod=mod")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var info struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &info); jerr != nil && err == nil {
-		err = jerr
-	}
-	switch {
-	case info.Error != "":
-		return "", fmt.Errorf("go mod download %s: %s", key, info.Error)
-	case err != nil:
-		return "", fmt.Errorf("go mod download %s: %w: %s", key, err, strings.TrimSpace(stderr.String()))
-	case info.Dir == "":
+	if mod.Dir == "" {
 		return "", fmt.Errorf("go mod download %s reported no directory", key)
 	}
-	downloaded[key] = info.Dir
-	return info.Dir, nil
+	downloaded[key] = mod.Dir
+	return mod.Dir, nil
 }
 
 // SourceVersion is the module's VERSION file (major.minor of the release branch, e.g. "1.31").
@@ -173,24 +158,9 @@ func Render(ch *chart.Chart, values map[string]any, name, namespace string, apiV
 	return objs, nil
 }
 
-// APIVersions turns schema.Validator.Kinds() ("apiVersion Kind") into Helm's capability forms.
-func APIVersions(kinds []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, k := range kinds {
-		gv, kind, ok := strings.Cut(k, " ")
-		if !ok {
-			continue
-		}
-		for _, s := range []string{gv, gv + "/" + kind} {
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
+// APIVersions turns schema.Validator.Kinds() into Helm's capability forms, as platform
+// renders with them.
+func APIVersions(kinds []string) []string { return validate.APIVersions(kinds) }
 
 // UnknownKeys reports the values paths of values that chart name does not declare, for the
 // Istio charts that have no values.schema.json (base, cni, istiod), where Helm would silently

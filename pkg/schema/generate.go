@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -19,6 +18,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/gomod"
 )
 
 // GenerateOptions configures Generate.
@@ -263,41 +264,21 @@ func build(ctx context.Context, opts GenerateOptions) (*generated, error) {
 	return g, nil
 }
 
-// downloadModule runs `go mod download -json` (outside any module, so nothing
-// touches the repository's go.mod) and returns the module directory and its sum.
+// downloadModule returns the module's directory and sum (internal/gomod: outside any
+// module, so nothing touches the repository's go.mod).
 func downloadModule(ctx context.Context, goCmd string, m moduleSource) (string, string, error) {
-	tmp, err := os.MkdirTemp("", "schemagen-download-")
-	if err != nil {
-		return "", "", fmt.Errorf("download %s: %w", m.name(), err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, goCmd, "mod", "download", "-json", m.name())
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "GO111MODULE=on")
+	var env []string
 	if m.Toolchain != "" {
-		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+m.Toolchain)
+		env = append(env, "GOTOOLCHAIN="+m.Toolchain)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var info struct {
-		Dir   string
-		Sum   string
-		Error string
-	}
-	if jerr := json.Unmarshal(out, &info); jerr != nil && err == nil {
-		err = jerr
-	}
-	if info.Error != "" {
-		return "", "", fmt.Errorf("download %s: %s", m.name(), info.Error)
-	}
+	mod, err := gomod.Download(ctx, goCmd, m.Module, m.Version, env...)
 	if err != nil {
-		return "", "", fmt.Errorf("download %s: %w: %s", m.name(), err, strings.TrimSpace(stderr.String()))
+		return "", "", err
 	}
-	if info.Dir == "" {
+	if mod.Dir == "" {
 		return "", "", fmt.Errorf("download %s: go mod download reported no directory", m.name())
 	}
-	return info.Dir, info.Sum, nil
+	return mod.Dir, mod.Sum, nil
 }
 
 var k8sSpecName = regexp.MustCompile(`^(?:api__(v[0-9a-z]+)|apis__([a-z0-9.-]+)__(v[0-9a-z]+))_openapi\.json$`)
