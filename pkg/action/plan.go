@@ -245,13 +245,25 @@ func (p *Planner) commit(ctx context.Context, res *PlanResult) error {
 		res.Commit, _ = diff.Git(ctx, p.Root, "rev-parse", "HEAD")
 		return nil
 	}
-	if _, err := diff.Git(ctx, p.Root, append([]string{"commit", "--quiet", "-m", p.message(res), "--"}, paths...)...); err != nil {
+	commit := []string{"commit", "--quiet", "-m", p.message(res), "--"}
+	// A fresh machine or a container (the action's image) has no git identity: the plan
+	// commit is then made by a named bot identity rather than failing.
+	if email, _ := diff.Git(ctx, p.Root, "config", "user.email"); email == "" {
+		commit = append([]string{"-c", "user.name=" + BotName, "-c", "user.email=" + BotEmail}, commit...)
+	}
+	if _, err := diff.Git(ctx, p.Root, append(commit, paths...)...); err != nil {
 		return err
 	}
 	sha, err := diff.Git(ctx, p.Root, "rev-parse", "HEAD")
 	res.Commit, res.Committed = sha, true
 	return err
 }
+
+// BotName and BotEmail sign local plan commits where git has no identity configured.
+const (
+	BotName  = "platform plan"
+	BotEmail = "platform-plan@users.noreply.github.com"
+)
 
 func short(sha string) string {
 	if len(sha) > 12 {
