@@ -4,7 +4,6 @@ GO ?= go
 BIN := $(CURDIR)/bin
 PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
-SHARED ?= ../shared
 
 .PHONY: all up down cluster-build cluster-up cluster-down build validate render catalog test test-short test-deps docs schemas bench vet clean \
 	minikube-up minikube-down skaffold-dev argocd-bootstrap
@@ -73,9 +72,9 @@ docs: $(BIN)/helm-docs build
 	$(PLATFORM) policy docs > docs/policies.md
 	$(GO) test ./pkg/catalog -run TestREADMECatalogIsFresh -count=1 -update
 
-## schemas: regenerate pkg/schema/data from the pinned upstream modules and ../shared/crds
+## schemas: regenerate pkg/schema/data from the pinned upstream modules and pkg/schema/crds (ACK)
 schemas:
-	$(GO) run ./cmd/schemagen -out pkg/schema/data -shared-crds $(SHARED)/crds
+	$(GO) run ./cmd/schemagen -out pkg/schema/data -shared-crds pkg/schema/crds
 
 ## bench: whole-repository validation against helm template + kubeconform -strict, and the Go benchmarks
 bench:

@@ -6,7 +6,7 @@
 #
 # Environment: BENCH_ROOT (charts repository, default: this one), RUNS (timed platform
 # runs, default 5), PIPELINE_RUNS (timed helm | kubeconform runs, default 3), PARALLEL (1: also time an `xargs -P2` pipeline; 0: skip),
-# SHARED (default ../shared, for schemagen's -shared-crds).
+# CRDS (default pkg/schema/crds, for schemagen's -shared-crds).
 #
 # Both sides see the same inputs: kubeconform gets standalone schemas that cmd/schemagen
 # generates from the same pinned sources as the embedded pkg/schema/data (checked
@@ -22,7 +22,7 @@ ROOT=${BENCH_ROOT:-$MODULE}
 RUNS=${RUNS:-5}
 PIPELINE_RUNS=${PIPELINE_RUNS:-3}
 PARALLEL=${PARALLEL:-1}
-SHARED=${SHARED:-$MODULE/../shared}
+CRDS=${CRDS:-$MODULE/pkg/schema/crds}
 KUBE_VERSION=1.35.4                       # pkg/render.KubeVersion
 PAIR_TIMEOUT=${PAIR_TIMEOUT:-120}         # one helm template or kubeconform
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}          # one whole timed run
@@ -69,7 +69,7 @@ schemas() {
 		log "generating kubeconform schemas (go run ./cmd/schemagen -kubeconform)"
 		rm -f "$SCHEMAS.key"
 		(cd "$MODULE" && timeout 1800 go run ./cmd/schemagen -out "$CACHE/schema-data" \
-			-shared-crds "$SHARED/crds" -kubeconform "$SCHEMAS") || die "schemagen failed"
+			-shared-crds "$CRDS" -kubeconform "$SCHEMAS") || die "schemagen failed"
 		if diff -rq "$CACHE/schema-data" "$MODULE/pkg/schema/data" >&2; then
 			echo "$key" >"$SCHEMAS.key"
 		else

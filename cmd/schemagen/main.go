@@ -1,7 +1,7 @@
 // Command schemagen regenerates pkg/schema/data from the pinned upstream sources
 // (see pkg/schema.Generate).
 //
-//	go run ./cmd/schemagen -out pkg/schema/data -shared-crds ../shared/crds [-kubeconform DIR]
+//	go run ./cmd/schemagen -out pkg/schema/data -shared-crds pkg/schema/crds [-kubeconform DIR]
 package main
 
 import (
@@ -25,7 +25,7 @@ func main() {
 func run() error {
 	var opts schema.GenerateOptions
 	flag.StringVar(&opts.Out, "out", "pkg/schema/data", "data directory to regenerate")
-	flag.StringVar(&opts.SharedCRDs, "shared-crds", "../shared/crds", "directory with the CRDs no module proxy serves (ACK)")
+	flag.StringVar(&opts.SharedCRDs, "shared-crds", "pkg/schema/crds", "directory with the CRDs no module proxy serves (ACK; copied from ../shared/crds)")
 	flag.StringVar(&opts.Kubeconform, "kubeconform", "", "also write standalone per-kind schemas for kubeconform into this directory")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -47,7 +47,7 @@ type Applier struct {
 	Config *rest.Config
 	// Root is the repository root (for the CRD sources of pkg/schema/data/index.json).
 	Root string
-	// SharedCRDs is ../shared/crds on this machine; empty means Root/../shared/crds.
+	// SharedCRDs holds the CRDs no module proxy serves; empty means Root/pkg/schema/crds.
 	SharedCRDs string
 	// GoCommand is the go binary used to download CRD modules; "go" when empty.
 	GoCommand string
@@ -149,7 +149,7 @@ func (a *Applier) Run(ctx context.Context) (*ApplyResult, error) {
 	// 1. CRDs: every CRD source of the schemas, then any CRD of the plan.
 	shared := a.SharedCRDs
 	if shared == "" {
-		shared = filepath.Join(a.Root, "..", "shared", "crds")
+		shared = filepath.Join(a.Root, "pkg", "schema", "crds")
 	}
 	sources, err := LoadCRDs(ctx, a.Root, shared, a.GoCommand)
 	if err != nil {

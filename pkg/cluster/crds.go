@@ -40,7 +40,7 @@ type CRDSource struct {
 }
 
 // LoadCRDs reads the CRDs of every CRD source in the schema index: module sources through
-// `go mod download` (the sums must match the index), directory sources (../shared/crds)
+// `go mod download` (the sums must match the index), directory sources (pkg/schema/crds)
 // from sharedCRDs, each file checked against its recorded SHA-256. The Kubernetes OpenAPI
 // source carries no CRD and is skipped.
 func LoadCRDs(ctx context.Context, root, sharedCRDs, goCmd string) ([]CRDSource, error) {
@@ -96,8 +96,8 @@ func LoadCRDs(ctx context.Context, root, sharedCRDs, goCmd string) ([]CRDSource,
 	return out, nil
 }
 
-// sharedFiles reads a directory source: src.Path is "../shared/crds/<name>" relative to the
-// repository; sharedCRDs is where ../shared/crds is on this machine.
+// sharedFiles reads a directory source: src.Path is "pkg/schema/crds/<name>" relative to the
+// repository; sharedCRDs is that directory (or another copy of it).
 func sharedFiles(sharedCRDs string, src indexSource) (map[string][]byte, error) {
 	dir := filepath.Join(sharedCRDs, filepath.Base(src.Path))
 	files := map[string][]byte{}

@@ -83,7 +83,7 @@ func upstreamModules() []moduleSource {
 
 // sharedCRDsRef is how the index names the shared CRD directory (relative to the
 // repository root), independent of the path given to the generator.
-const sharedCRDsRef = "../shared/crds"
+const sharedCRDsRef = "pkg/schema/crds"
 
 // index is data/index.json.
 type index struct {

@@ -336,9 +336,9 @@ func TestGeneratedSchemasFresh(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping schema regeneration in -short mode (needs go mod download of the pinned sources)")
 	}
-	shared := filepath.Join("..", "..", "..", "shared", "crds")
+	shared := "crds"
 	if _, err := os.Stat(shared); err != nil {
-		t.Fatalf("shared CRDs not found at %s (the repository's ../shared/crds): %v", shared, err)
+		t.Fatalf("vendored CRDs not found at pkg/schema/%s: %v", shared, err)
 	}
 	out := filepath.Join(t.TempDir(), "data")
 	kc := filepath.Join(t.TempDir(), "kubeconform")
@@ -473,6 +473,38 @@ func BenchmarkColdDeployment(b *testing.B) {
 		v := newValidator(b)
 		if _, err := v.Validate(obj); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestVendoredCRDsMatchShared: pkg/schema/crds is an unchanged copy of the workplace's
+// ../shared/crds (the ACK CRDs no registry serves); a drift on either side fails here.
+func TestVendoredCRDsMatchShared(t *testing.T) {
+	shared := filepath.Join("..", "..", "..", "shared", "crds")
+	if _, err := os.Stat(shared); err != nil {
+		t.Skipf("no ../shared/crds beside the repository to compare with (%v)", err)
+	}
+	for _, dir := range []string{"ack-sqs-v1.6.1", "ack-apigatewayv2-v1.4.1"} {
+		want, err := os.ReadDir(filepath.Join(shared, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadDir(filepath.Join("crds", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d files vendored, ../shared/crds has %d", dir, len(got), len(want))
+		}
+		for _, e := range want {
+			a, err := os.ReadFile(filepath.Join(shared, dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join("crds", dir, e.Name()))
+			if err != nil || !bytes.Equal(a, b) {
+				t.Errorf("pkg/schema/crds/%s/%s differs from ../shared/crds (copy it unchanged)", dir, e.Name())
+			}
 		}
 	}
 }
