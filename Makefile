@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
 
-.PHONY: all up down cluster-build cluster-up cluster-down build validate render catalog test test-short test-deps docs schemas bench vet clean \
+.PHONY: all up down argocd cluster-build cluster-up cluster-down build validate render catalog test test-short test-deps docs schemas bench vet clean \
 	minikube-up minikube-down skaffold-dev argocd-bootstrap
 
 all: validate
@@ -20,9 +20,13 @@ up: build
 ## down: stop the embedded cluster
 down: cluster-down
 
-## cluster-build: build the embedded cluster's components into bin/cluster/ (once per version)
+## cluster-build: build the embedded cluster's components and ArgoCD into bin/cluster/ (once per version)
 cluster-build: build
-	$(PLATFORM) cluster build
+	$(PLATFORM) cluster build --argocd
+
+## argocd: run ArgoCD v3.6.1 for real on the embedded cluster and sync the dev App-of-Apps (a clone of HEAD)
+argocd: build
+	$(PLATFORM) cluster argocd -e dev
 
 ## cluster-up / cluster-down: the embedded cluster (state, kubeconfig, logs in .cache/cluster/)
 cluster-up: build

@@ -15,20 +15,21 @@ import (
 
 func newCluster(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "cluster build|up|down|status|apply",
+		Use:   "cluster build|up|down|status|apply|argocd",
 		Short: "The embedded cluster: a real control plane (1.35) with simulated nodes and pods (kwok), on 127.0.0.1",
 		Long: `cluster runs the cluster make up deploys onto: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler built from the pinned k8s.io/kubernetes (once, cached in bin/cluster/), and kwok
 simulating four worker nodes labelled node.kubernetes.io/nodegroup=app|deploy|ingress|system plus a
 control-plane node. State, certificates, the admin kubeconfig and logs are in .cache/cluster/.`,
 	}
-	cmd.AddCommand(newClusterBuild(g), newClusterUp(g), newClusterDown(g), newClusterStatus(g), newClusterApply(g))
+	cmd.AddCommand(newClusterBuild(g), newClusterUp(g), newClusterDown(g), newClusterStatus(g), newClusterApply(g), newClusterArgoCD(g))
 	return cmd
 }
 
 func newClusterBuild(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "build",
+	var argocd bool
+	cmd := &cobra.Command{
+		Use:   "build [--argocd]",
 		Short: "Build the components into bin/cluster/ unless the cached ones match (up does this too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,15 +42,30 @@ func newClusterBuild(g *globals) *cobra.Command {
 			if !built {
 				fmt.Fprintf(g.stderr, "components up to date in %s (%s)\n", c.Components.BinDir, time.Since(start).Round(time.Millisecond))
 			}
+			if argocd {
+				start = time.Now()
+				built, err := c.Components.EnsureArgoCD(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if !built {
+					fmt.Fprintf(g.stderr, "argocd %s up to date in %s (%s)\n", cluster.ArgoCDVersion, c.Components.BinDir, time.Since(start).Round(time.Millisecond))
+				}
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&argocd, "argocd", false, "also build ArgoCD "+cluster.ArgoCDVersion+" (platform cluster argocd runs it)")
+	return cmd
 }
 
 func newClusterUp(g *globals) *cobra.Command {
-	var timeout time.Duration
+	var (
+		timeout time.Duration
+		argocd  bool
+	)
 	cmd := &cobra.Command{
-		Use:   "up",
+		Use:   "up [--argocd]",
 		Short: "Build the components if needed, start the cluster (no-op when it is running)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,20 +79,28 @@ func newClusterUp(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stderr, "cluster already running: %s\n", res.Server)
 			}
 			fmt.Fprintf(g.stdout, "export KUBECONFIG=%s\n", res.Kubeconfig)
+			if argocd {
+				return runArgoCD(cmd, g, &cluster.ArgoCD{Cluster: c, Root: g.root, Log: g.stderr})
+			}
 			return nil
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "bound of each start-up wait")
+	cmd.Flags().BoolVar(&argocd, "argocd", false, "then run ArgoCD on it and sync the dev App-of-Apps (as platform cluster argocd)")
 	return cmd
 }
 
 func newClusterDown(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "down",
-		Short: "Stop the cluster's processes (their process group) and drop its etcd data",
+		Short: "Stop the cluster's processes (their process group), ArgoCD's if running, and drop its etcd data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cluster.New(g.root, g.stderr).Stop(cmd.Context()); err != nil {
+			c := cluster.New(g.root, g.stderr)
+			if err := (&cluster.ArgoCD{Cluster: c, Root: g.root, Log: g.stderr}).Stop(cmd.Context()); err != nil {
+				return err
+			}
+			if err := c.Stop(cmd.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintln(g.stderr, "cluster stopped")
@@ -198,7 +222,7 @@ webhooks (Istio's injector, ...) are not installed. --kubeconfig/--context targe
 	cmd.Flags().StringVarP(&env, "env", "e", "dev", "environment whose plan is applied")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "apply to the cluster of this kubeconfig instead of the embedded one")
 	cmd.Flags().StringVar(&kubeCtx, "context", "", "kubeconfig context (with --kubeconfig or $KUBECONFIG) instead of the embedded cluster")
-	cmd.Flags().StringVar(&sharedCRDs, "shared-crds", "", "directory of the CRDs no module proxy serves (default: <root>/../shared/crds)")
+	cmd.Flags().StringVar(&sharedCRDs, "shared-crds", "", "directory of the CRDs no module proxy serves (default: <root>/pkg/schema/crds)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "bound of each wait (CRDs established, kinds served, workloads available)")
 	return cmd
 }

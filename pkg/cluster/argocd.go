@@ -1,0 +1,831 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+)
+
+// ArgoCDNamespace is where ArgoCD's settings and Applications live.
+const ArgoCDNamespace = "argocd"
+
+// Where the App-of-Apps tree is declared (deploy/argocd/shared/root: the helmfile's
+// argocd-apps values, the projects chart, the parent chart).
+const (
+	rootValuesDir = "deploy/argocd/shared/root/values/argocd-apps"
+	rootAppName   = "argocd-root"
+	projectsChart = "deploy/argocd/shared/projects"
+	localRepoName = "microservices-manifests.git"
+)
+
+var applicationGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
+
+// ArgoCD runs ArgoCD for real on the embedded cluster (redis-server, argocd-repo-server,
+// argocd-application-controller and an HTTPS git server, all on 127.0.0.1) and installs the
+// App-of-Apps root of an environment pointing at a local clone of the repository.
+//
+// Sources: the dev Applications follow git.repoURL, https://github.com/example-org/...
+// For the local run the root Application gets a Helm valuesObject that sets git.repoURL
+// and git.targetRevision to the local server at every level of the tree (each `tree` entry
+// passes them on as its `values`). Nothing in the repository is changed and no Application
+// is patched. The entries whose source is an official chart repository (`source: helm`)
+// are unreachable offline: they are expected to fail their comparison, are listed in
+// Result.Excluded and reported with their error, and are not waited for. (They cannot be
+// disabled through the override: a null in a child Application's valuesObject is dropped
+// when ArgoCD applies that Application, as kubectl apply treats null as "remove".)
+type ArgoCD struct {
+	// Cluster is the running embedded cluster.
+	Cluster *Cluster
+	// Root is the repository root (values, charts).
+	Root string
+	// Repo is the git repository served to ArgoCD (a bare clone of its HEAD is made); empty
+	// means Root. Only committed content is seen by ArgoCD.
+	Repo string
+	// Env is the environment whose root Application is installed; "dev" when empty.
+	Env string
+	// Timeout bounds the wait for the tree; 0 means 5 minutes.
+	Timeout time.Duration
+	// SharedCRDs holds the CRDs no module proxy serves (see Applier); empty: its default.
+	SharedCRDs string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+
+	waits map[int]chan struct{}
+}
+
+// ArgoCDState is Cluster.Dir/argocd/state.json.
+type ArgoCDState struct {
+	PGID     int               `json:"pgid"`
+	PIDs     map[string]int    `json:"pids"`
+	Exes     map[string]string `json:"exes"`
+	Ports    map[string]int    `json:"ports"`
+	RepoURL  string            `json:"repoURL"`
+	Revision string            `json:"revision"`
+	Commit   string            `json:"commit"`
+}
+
+// AppStatus is one Application after the wait.
+type AppStatus struct {
+	Name, Project, Sync, Health string
+	Revision                    string
+	Message                     string
+	// Offline is set on an excluded Application (official chart, unreachable offline).
+	Offline bool
+}
+
+// OK is Synced and Healthy.
+func (s AppStatus) OK() bool { return s.Sync == "Synced" && s.Health == "Healthy" }
+
+// ArgoCDResult is what Run did.
+type ArgoCDResult struct {
+	State *ArgoCDState
+	// Apps are every Application of the tree, sorted by name.
+	Apps []AppStatus
+	// Excluded are the Applications of official charts (source: helm), unreachable offline:
+	// expected to fail their comparison and not waited for; name -> "repoURL version, in chart".
+	Excluded map[string]string
+	Built    bool
+	Duration time.Duration
+}
+
+func (a *ArgoCD) logf(format string, args ...any) {
+	if a.Log != nil {
+		fmt.Fprintf(a.Log, format+"\n", args...)
+	}
+}
+
+func (a *ArgoCD) env() string {
+	if a.Env == "" {
+		return "dev"
+	}
+	return a.Env
+}
+
+func (a *ArgoCD) timeout() time.Duration {
+	if a.Timeout == 0 {
+		return 5 * time.Minute
+	}
+	return a.Timeout
+}
+
+// Dir holds ArgoCD's state, the served repository and the processes' working files.
+func (a *ArgoCD) Dir() string { return filepath.Join(a.Cluster.Dir, "argocd") }
+
+func (a *ArgoCD) statePath() string { return filepath.Join(a.Dir(), "state.json") }
+
+// Run starts ArgoCD (stopping an earlier one first), installs the root Application and waits
+// until the tree is Synced and Healthy. On error the processes are left running for
+// inspection (logs in Cluster.Dir/logs/argocd-*.log) unless they failed to start.
+func (a *ArgoCD) Run(ctx context.Context) (*ArgoCDResult, error) {
+	start := time.Now()
+	res := &ArgoCDResult{}
+	var err error
+	if res.Built, err = a.Cluster.Components.EnsureArgoCD(ctx); err != nil {
+		return nil, err
+	}
+	cfg, err := a.Cluster.RESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("embedded cluster: %w (start it: platform cluster up)", err)
+	}
+	if err := a.Stop(ctx); err != nil {
+		return nil, err
+	}
+	redis, err := ensureRedis(ctx, a.logf)
+	if err != nil {
+		return nil, err
+	}
+	st := &ArgoCDState{PIDs: map[string]int{}, Exes: map[string]string{}}
+	if st.Ports, err = freePorts("redis", "repo-server", "repo-server-metrics", "controller-metrics", "git"); err != nil {
+		return nil, err
+	}
+	res.State = st
+	if err := a.serveRepo(ctx, st); err != nil {
+		return nil, err
+	}
+	valuesObject, excluded, err := a.treeOverride("deploy/argocd/shared/parent", st)
+	if err != nil {
+		return nil, err
+	}
+	res.Excluded = excluded
+
+	// Settings, the repository, the AppProjects (and every CRD of the schema set) before the
+	// controller reads them.
+	objs, err := a.bootstrapObjects(st)
+	if err != nil {
+		return nil, err
+	}
+	ap := &Applier{Config: cfg, Root: a.Root, SharedCRDs: a.SharedCRDs, Objects: objs, Log: a.Log}
+	if _, err := ap.Run(ctx); err != nil {
+		return nil, fmt.Errorf("argocd bootstrap: %w", err)
+	}
+
+	if err := a.startAll(ctx, st, redis); err != nil {
+		_ = a.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	root, err := a.rootApplication(st, valuesObject)
+	if err != nil {
+		return res, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return res, err
+	}
+	if _, err := dyn.Resource(applicationGVR).Namespace(ArgoCDNamespace).Apply(ctx, rootAppName, root,
+		metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		return res, fmt.Errorf("apply Application %s: %w", rootAppName, err)
+	}
+	a.logf("argocd: applied %s (%s %s, path %s); not waited for (official charts, unreachable offline): %s", rootAppName,
+		st.RepoURL, st.Revision, "deploy/argocd/shared/parent", strings.Join(slices.Sorted(maps.Keys(excluded)), ", "))
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return res, err
+	}
+	res.Apps, err = a.Wait(ctx, dyn, cs, a.timeout(), excluded)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// ensureRedis finds redis-server, installing Debian's package when it is missing.
+func ensureRedis(ctx context.Context, logf func(string, ...any)) (string, error) {
+	if p, err := exec.LookPath("redis-server"); err == nil {
+		return p, nil
+	}
+	logf("argocd: redis-server not found: apt-get install -y redis-server")
+	out, err := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "redis-server").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("redis-server is needed by ArgoCD; `apt-get install redis-server` failed (try apt-get update first): %v\n%s",
+			err, tail(string(out), 1500))
+	}
+	return exec.LookPath("redis-server")
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func (a *ArgoCD) git(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// serveRepo makes a bare clone of the repository's HEAD under Dir/git; the revision is the
+// current branch (or, on a detached HEAD, a branch argocd-local made at it).
+func (a *ArgoCD) serveRepo(ctx context.Context, st *ArgoCDState) error {
+	repo := a.Repo
+	if repo == "" {
+		repo = a.Root
+	}
+	commit, err := a.git(ctx, repo, "rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	branch, err := a.git(ctx, repo, "symbolic-ref", "--short", "-q", "HEAD")
+	if err != nil || branch == "" {
+		branch = "argocd-local"
+	}
+	dir := filepath.Join(a.Dir(), "git")
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	bare := filepath.Join(dir, localRepoName)
+	if _, err := a.git(ctx, dir, "clone", "-q", "--bare", "--no-local", repo, bare); err != nil {
+		return err
+	}
+	if _, err := a.git(ctx, bare, "update-ref", "refs/heads/"+branch, commit); err != nil {
+		return err
+	}
+	st.Commit, st.Revision = commit, "refs/heads/"+branch
+	st.RepoURL = fmt.Sprintf("https://127.0.0.1:%d/%s", st.Ports["git"], localRepoName)
+	return nil
+}
+
+// readValues merges a chart's values.yaml and values-<env>.yaml (Helm's semantics).
+func (a *ArgoCD) readValues(files ...string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(a.Root, f))
+		if err != nil {
+			return nil, err
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		mergeValues(out, v)
+	}
+	return out, nil
+}
+
+// mergeValues merges src into dst: maps recursively, anything else replaced.
+func mergeValues(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeValues(dm, sm)
+				continue
+			}
+			cp := map[string]any{}
+			mergeValues(cp, sm)
+			dst[k] = cp
+			continue
+		}
+		dst[k] = v
+	}
+}
+
+// treeOverride is the values override of one chart of Applications (library
+// argocd.applications): git at the local server, and each `source: tree` entry's values
+// the same override of its own chart. It also returns the `source: helm` entries.
+func (a *ArgoCD) treeOverride(chartDir string, st *ArgoCDState) (map[string]any, map[string]string, error) {
+	vals, err := a.readValues(chartDir+"/values.yaml", chartDir+"/values-"+a.env()+".yaml")
+	if err != nil {
+		return nil, nil, err
+	}
+	apps, _ := vals["applications"].(map[string]any)
+	out := map[string]any{"git": map[string]any{"repoURL": st.RepoURL, "targetRevision": st.Revision}}
+	over := map[string]any{}
+	excluded := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(apps)) {
+		e, ok := apps[name].(map[string]any)
+		if !ok {
+			continue // null: disabled in this environment
+		}
+		switch e["source"] {
+		case "helm":
+			excluded[name] = fmt.Sprintf("%s %v, in %s", e["repoURL"], e["version"], chartDir)
+		case "tree":
+			path, _ := e["path"].(string)
+			child, ex, err := a.treeOverride(path, st)
+			if err != nil {
+				return nil, nil, err
+			}
+			over[name] = map[string]any{"values": child}
+			maps.Copy(excluded, ex)
+		}
+	}
+	if len(over) > 0 {
+		out["applications"] = over
+	}
+	return out, excluded, nil
+}
+
+// rootApplication is argocd-root as the helmfile's argocd-apps release renders it from
+// deploy/argocd/shared/root/values/argocd-apps/{common,<env>}.yaml (the official
+// argocd-apps chart's fields), with the local source and the values override.
+func (a *ArgoCD) rootApplication(st *ArgoCDState, valuesObject map[string]any) (*unstructured.Unstructured, error) {
+	vals, err := a.readValues(rootValuesDir+"/common.yaml", rootValuesDir+"/"+a.env()+".yaml")
+	if err != nil {
+		return nil, err
+	}
+	apps, _ := vals["applications"].(map[string]any)
+	app, ok := apps[rootAppName].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: no applications.%s", rootValuesDir, rootAppName)
+	}
+	meta := map[string]any{"name": rootAppName, "namespace": orDefault(app["namespace"], ArgoCDNamespace)}
+	if v, ok := app["finalizers"]; ok {
+		meta["finalizers"] = v
+	}
+	if v, ok := app["additionalAnnotations"]; ok {
+		meta["annotations"] = v
+	}
+	if v, ok := app["additionalLabels"]; ok {
+		meta["labels"] = v
+	}
+	spec := map[string]any{}
+	for _, k := range []string{"project", "source", "sources", "destination", "syncPolicy", "revisionHistoryLimit", "ignoreDifferences", "info"} {
+		if v, ok := app[k]; ok {
+			spec[k] = v
+		}
+	}
+	src, ok := spec["source"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: applications.%s.source is not a single source", rootValuesDir, rootAppName)
+	}
+	src["repoURL"], src["targetRevision"] = st.RepoURL, st.Revision
+	helm, _ := src["helm"].(map[string]any)
+	if helm == nil {
+		helm = map[string]any{}
+		src["helm"] = helm
+	}
+	helm["valuesObject"] = valuesObject
+	return toUnstructured(map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": meta, "spec": spec})
+}
+
+func orDefault(v any, def string) any {
+	if s, ok := v.(string); ok && s != "" {
+		return s
+	}
+	return def
+}
+
+// bootstrapObjects are ArgoCD's namespace, settings, the local repository and the
+// AppProjects rendered for the environment with gitRepoURL at the local server.
+func (a *ArgoCD) bootstrapObjects(st *ArgoCDState) ([]*unstructured.Unstructured, error) {
+	part := map[string]any{"app.kubernetes.io/part-of": "argocd"}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	raw := []map[string]any{
+		{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ArgoCDNamespace}},
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "argocd-cm", "namespace": ArgoCDNamespace, "labels": part},
+			// A short reconciliation: a comparison that failed while its parent was syncing is retried soon.
+			"data": map[string]any{"timeout.reconciliation": "30s"}},
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "argocd-cmd-params-cm", "namespace": ArgoCDNamespace, "labels": part}},
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "argocd-rbac-cm", "namespace": ArgoCDNamespace, "labels": part}},
+		{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "argocd-secret", "namespace": ArgoCDNamespace, "labels": part},
+			"type": "Opaque", "stringData": map[string]any{"server.secretkey": hex.EncodeToString(key)}},
+		{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "repo-local", "namespace": ArgoCDNamespace,
+			"labels": map[string]any{"app.kubernetes.io/part-of": "argocd", "argocd.argoproj.io/secret-type": "repository"}},
+			// The local server's certificate is self-signed and made at its start.
+			"type": "Opaque", "stringData": map[string]any{"type": "git", "url": st.RepoURL, "insecure": "true"}},
+	}
+	var out []*unstructured.Unstructured
+	for _, r := range raw {
+		u, err := toUnstructured(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	projects, err := a.renderChart(projectsChart, map[string]any{"gitRepoURL": st.RepoURL})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, projects...), nil
+}
+
+// renderChart renders a chart of the repository for the environment with Helm's SDK, with
+// an extra values layer over values-<env>.yaml.
+func (a *ArgoCD) renderChart(id string, override map[string]any) ([]*unstructured.Unstructured, error) {
+	repo, err := discovery.Discover(a.Root)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := repo.Chart(id)
+	if !ok {
+		return nil, fmt.Errorf("chart %s not found", id)
+	}
+	ch, err := render.Load(c)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := a.readValues(c.ValuesFiles[a.env()])
+	if err != nil {
+		return nil, err
+	}
+	mergeValues(vals, override)
+	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: c.Name, Namespace: c.Namespace, Revision: 1, IsInstall: true}, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	files, err := engine.Render(ch, top)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	var out []*unstructured.Unstructured
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if !strings.HasSuffix(name, ".yaml") || strings.TrimSpace(files[name]) == "" {
+			continue
+		}
+		objs, err := render.Decode([]byte(files[name]))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", id, name, err)
+		}
+		for _, o := range objs {
+			u, err := toUnstructured(o.Body)
+			if err != nil {
+				return nil, err
+			}
+			if u.GetNamespace() == "" {
+				u.SetNamespace(c.Namespace)
+			}
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// processEnv is the environment of ArgoCD's processes.
+func (a *ArgoCD) processEnv() []string {
+	comp := a.Cluster.Components
+	env := componentEnv()
+	env = slices.DeleteFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, "PATH=") || strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "TMPDIR=") ||
+			strings.HasPrefix(kv, "ARGOCD_") || strings.HasPrefix(kv, "GIT_")
+	})
+	return append(env,
+		"PATH="+comp.BinDir+string(os.PathListSeparator)+filepath.Dir(comp.HelmPath())+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"HOME="+filepath.Join(a.Dir(), "home"),
+		"TMPDIR="+filepath.Join(a.Dir(), "tmp"),
+		"KUBECONFIG="+a.Cluster.Kubeconfig(),
+		"ARGOCD_FAKE_IN_CLUSTER=true",
+		"ARGOCD_GPG_ENABLED=false",
+		"ARGOCD_GNUPGHOME="+filepath.Join(a.Dir(), "gnupg"),
+	)
+}
+
+func (a *ArgoCD) startAll(ctx context.Context, st *ArgoCDState, redis string) error {
+	for _, d := range []string{"home", "tmp", "gnupg", "redis"} {
+		if err := os.MkdirAll(filepath.Join(a.Dir(), d), 0o700); err != nil {
+			return err
+		}
+	}
+	comp := a.Cluster.Components
+	redisAddr := fmt.Sprintf("127.0.0.1:%d", st.Ports["redis"])
+	repoServer := fmt.Sprintf("127.0.0.1:%d", st.Ports["repo-server"])
+	procs := []struct {
+		name, exe string
+		args      []string
+		port      int
+	}{
+		{"redis", redis, []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(st.Ports["redis"]), "--save", "", "--appendonly", "no",
+			"--dir", filepath.Join(a.Dir(), "redis"), "--protected-mode", "yes"}, st.Ports["redis"]},
+		{"git-server", comp.Path(argocdGitServer), []string{"-listen", fmt.Sprintf("127.0.0.1:%d", st.Ports["git"]), "-root", filepath.Join(a.Dir(), "git")}, st.Ports["git"]},
+		{"repo-server", comp.Path("argocd-repo-server"), []string{
+			"--address", "127.0.0.1", "--port", strconv.Itoa(st.Ports["repo-server"]),
+			"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(st.Ports["repo-server-metrics"]),
+			"--redis", redisAddr, "--disable-tls", "--client-ca-path=", "--loglevel", "info"}, st.Ports["repo-server"]},
+		{"application-controller", comp.Path("argocd-application-controller"), []string{
+			"--kubeconfig", a.Cluster.Kubeconfig(), "--namespace", ArgoCDNamespace,
+			"--repo-server", repoServer, "--repo-server-plaintext", "--redis", redisAddr,
+			"--metrics-port", strconv.Itoa(st.Ports["controller-metrics"]),
+			"--app-resync", "30", "--loglevel", "info"}, st.Ports["controller-metrics"]},
+	}
+	for _, p := range procs {
+		if err := a.start(st, p.name, p.exe, p.args); err != nil {
+			return err
+		}
+		if err := a.waitPort(ctx, st, p.name, p.port); err != nil {
+			return err
+		}
+	}
+	a.logf("argocd: redis %d, repo-server %d, application-controller (metrics %d), git %s; logs %s/argocd-*.log",
+		st.Ports["redis"], st.Ports["repo-server"], st.Ports["controller-metrics"], st.RepoURL, a.Cluster.logDir())
+	return nil
+}
+
+func (a *ArgoCD) start(st *ArgoCDState, name, exe string, args []string) error {
+	logFile, err := os.Create(filepath.Join(a.Cluster.logDir(), "argocd-"+name+".log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Dir = a.Dir()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = a.processEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: st.PGID}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if st.PGID == 0 {
+		st.PGID = cmd.Process.Pid
+	}
+	st.PIDs[name] = cmd.Process.Pid
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		st.Exes[name] = real
+	}
+	if a.waits == nil {
+		a.waits = map[int]chan struct{}{}
+	}
+	done := make(chan struct{})
+	a.waits[cmd.Process.Pid] = done
+	go func() { _ = cmd.Wait(); close(done) }()
+	return a.writeState(st)
+}
+
+func (a *ArgoCD) exited(pid int) bool {
+	if done, ok := a.waits[pid]; ok {
+		select {
+		case <-done:
+			return true
+		default:
+		}
+	}
+	return !processAlive(pid)
+}
+
+// waitPort waits until the process listens on its loopback port.
+func (a *ArgoCD) waitPort(ctx context.Context, st *ArgoCDState, name string, port int) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if out, err := exec.CommandContext(ctx, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d", port)).CombinedOutput(); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("argocd %s: not listening on 127.0.0.1:%d after 60s (%s); log %s:\n%s", name, port,
+				strings.TrimSpace(string(out)), a.logPath(name), a.logTail(name, 20))
+		}
+		if a.exited(st.PIDs[name]) {
+			return fmt.Errorf("argocd %s exited at start; log %s:\n%s", name, a.logPath(name), a.logTail(name, 20))
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func (a *ArgoCD) logPath(name string) string {
+	return filepath.Join(a.Cluster.logDir(), "argocd-"+name+".log")
+}
+
+func (a *ArgoCD) logTail(name string, n int) string {
+	b, _ := os.ReadFile(a.logPath(name))
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (a *ArgoCD) writeState(st *ArgoCDState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(a.Dir(), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(a.statePath(), b, 0o600)
+}
+
+// ReadState is the state of a running ArgoCD, if any.
+func (a *ArgoCD) ReadState() (*ArgoCDState, error) {
+	b, err := os.ReadFile(a.statePath())
+	if err != nil {
+		return nil, err
+	}
+	var st ArgoCDState
+	return &st, json.Unmarshal(b, &st)
+}
+
+// Stop ends ArgoCD's processes (SIGTERM, SIGKILL after 5 s, then the process group), only
+// those still running the recorded executables. Stopping nothing is not an error.
+func (a *ArgoCD) Stop(ctx context.Context) error {
+	st, err := a.ReadState()
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var pids []int
+	owned := false
+	for name, pid := range st.PIDs {
+		if a.exited(pid) {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || exe != st.Exes[name] {
+			continue // not ours any more (PID reused)
+		}
+		owned = true
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		pids = append(pids, pid)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && slices.ContainsFunc(pids, func(p int) bool { return !a.exited(p) }) {
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			break
+		}
+	}
+	for _, p := range pids {
+		if !a.exited(p) {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	if owned && groupAlive(st.PGID) {
+		_ = syscall.Kill(-st.PGID, syscall.SIGKILL)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for owned && groupAlive(st.PGID) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("argocd: process group %d did not end", st.PGID)
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if len(pids) > 0 {
+		a.logf("argocd: stopped %d processes", len(pids))
+	}
+	return os.Remove(a.statePath())
+}
+
+// Wait polls the Applications until argocd-root and every Application of its tree (those
+// listed in any Application's resources) are Synced and Healthy, except the offline ones,
+// which must exist and are reported as they are. An Application whose comparison failed
+// gets argocd.argoproj.io/refresh=hard (at most every 20 s); claims pending in the
+// destinations get a pre-bound volume (no provisioner here).
+func (a *ArgoCD) Wait(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Interface, timeout time.Duration, offline map[string]string) ([]AppStatus, error) {
+	deadline := time.Now().Add(timeout)
+	prov := &Applier{DataDir: filepath.Join(a.Cluster.Dir, "volumes"), Log: a.Log}
+	refreshed := map[string]time.Time{}
+	last := ""
+	for {
+		list, err := dyn.Resource(applicationGVR).Namespace(ArgoCDNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		want := map[string]bool{rootAppName: true}
+		have := map[string]AppStatus{}
+		nss := map[string]bool{}
+		for _, u := range list.Items {
+			s := appStatus(&u)
+			_, s.Offline = offline[s.Name]
+			have[s.Name] = s
+			if ns, _, _ := unstructured.NestedString(u.Object, "spec", "destination", "namespace"); ns != "" && ns != ArgoCDNamespace {
+				nss[ns] = true
+			}
+			res, _, _ := unstructured.NestedSlice(u.Object, "status", "resources")
+			for _, r := range res {
+				if m, ok := r.(map[string]any); ok && m["kind"] == "Application" && m["group"] == "argoproj.io" {
+					want[fmt.Sprint(m["name"])] = true
+				}
+			}
+			if !s.Offline && strings.Contains(s.Message, "ComparisonError") && time.Since(refreshed[s.Name]) > 20*time.Second {
+				refreshed[s.Name] = time.Now()
+				patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}`)
+				if _, err := dyn.Resource(applicationGVR).Namespace(ArgoCDNamespace).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err == nil {
+					a.logf("argocd: %s: comparison failed (%s): refresh=hard", s.Name, s.Message)
+				}
+			}
+		}
+		for ns := range nss {
+			if _, err := prov.provision(ctx, cs, ns); err != nil {
+				return nil, err
+			}
+		}
+		var apps []AppStatus
+		var pending []string
+		for _, name := range slices.Sorted(maps.Keys(want)) {
+			s, ok := have[name]
+			if !ok {
+				s = AppStatus{Name: name, Sync: "-", Health: "-", Message: "not created yet"}
+			}
+			apps = append(apps, s)
+			if !s.OK() && !(ok && s.Offline) {
+				pending = append(pending, fmt.Sprintf("%s (%s/%s)", name, s.Sync, s.Health))
+			}
+		}
+		line := fmt.Sprintf("argocd: %d/%d Applications Synced and Healthy or expected offline", len(apps)-len(pending), len(apps))
+		if len(pending) > 0 {
+			line += "; waiting for " + strings.Join(pending, ", ")
+		}
+		if line != last {
+			a.logf("%s", line)
+			last = line
+		}
+		// The tree is complete once the parents list their children.
+		if len(pending) == 0 && len(want) > 1 && len(have) >= len(want) {
+			return apps, nil
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, s := range apps {
+				if !s.OK() {
+					fmt.Fprintf(&b, "\n  %s: %s/%s: %s", s.Name, s.Sync, s.Health, s.Message)
+				}
+			}
+			return apps, fmt.Errorf("argocd: Applications not Synced and Healthy after %s (logs %s/argocd-*.log):%s", timeout, a.Cluster.logDir(), b.String())
+		}
+		if err := sleep(ctx, 2*time.Second); err != nil {
+			return apps, err
+		}
+	}
+}
+
+func appStatus(u *unstructured.Unstructured) AppStatus {
+	s := AppStatus{Name: u.GetName()}
+	s.Project, _, _ = unstructured.NestedString(u.Object, "spec", "project")
+	s.Sync, _, _ = unstructured.NestedString(u.Object, "status", "sync", "status")
+	s.Health, _, _ = unstructured.NestedString(u.Object, "status", "health", "status")
+	s.Revision, _, _ = unstructured.NestedString(u.Object, "status", "sync", "revision")
+	var msgs []string
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok {
+			msgs = append(msgs, fmt.Sprintf("%v: %v", m["type"], m["message"]))
+		}
+	}
+	if phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase"); phase != "" && phase != "Succeeded" {
+		msg, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "message")
+		msgs = append(msgs, fmt.Sprintf("sync %s: %s", phase, msg))
+	}
+	sort.Strings(msgs)
+	s.Message = strings.Join(msgs, "; ")
+	if s.Sync == "" {
+		s.Sync = "Unknown"
+	}
+	if s.Health == "" {
+		s.Health = "Unknown"
+	}
+	return s
+}
+
+// WriteAppTable prints one line per Application.
+func WriteAppTable(w io.Writer, apps []AppStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APPLICATION\tPROJECT\tSYNC\tHEALTH\tREVISION\tNOTE")
+	for _, s := range apps {
+		rev := s.Revision
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		note := ""
+		if s.Offline {
+			note = "expected offline: official chart repository unreachable"
+			if !strings.Contains(s.Message, "ComparisonError") {
+				note = "official chart (offline): " + s.Message
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Project, s.Sync, s.Health, rev, note)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,71 @@
+package command
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/cluster"
+)
+
+func newClusterArgoCD(g *globals) *cobra.Command {
+	var (
+		env        string
+		repo       string
+		sharedCRDs string
+		timeout    time.Duration
+		down       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "argocd [-e ENV] [--repo DIR] | argocd --down",
+		Short: "Run ArgoCD for real on the embedded cluster and sync the App-of-Apps root from a local clone",
+		Long: `argocd builds ArgoCD ` + cluster.ArgoCDVersion + ` once (cached in bin/cluster/, cold ~4-10 min), then on the
+running embedded cluster starts redis-server, argocd-repo-server, argocd-application-controller and
+an HTTPS git server serving a bare clone of the repository's HEAD (only committed content), all on
+127.0.0.1; applies ArgoCD's settings, the AppProjects and the root Application argocd-root (as the
+helmfile's argocd-apps values declare it) with the source at the local clone and the current branch,
+and waits until argocd-root and every Application of its tree are Synced and Healthy.
+The children that pull official charts from the internet (source: helm) cannot sync offline: they
+are listed with their comparison error and not waited for. The processes keep
+running (platform cluster argocd --down, or platform cluster down, stops them); logs in
+.cache/cluster/logs/argocd-*.log.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := cluster.New(g.root, g.stderr)
+			a := &cluster.ArgoCD{Cluster: c, Root: g.root, Repo: repo, Env: env, Timeout: timeout, SharedCRDs: sharedCRDs, Log: g.stderr}
+			if down {
+				return a.Stop(cmd.Context())
+			}
+			return runArgoCD(cmd, g, a)
+		},
+	}
+	cmd.Flags().StringVarP(&env, "env", "e", "dev", "environment of the root Application")
+	cmd.Flags().StringVar(&repo, "repo", "", "git repository served to ArgoCD (its HEAD; default: this repository, e.g. .cache/up/repo)")
+	cmd.Flags().StringVar(&sharedCRDs, "shared-crds", "", "directory of the CRDs no module proxy serves (default: as platform cluster apply)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "bound of the wait for the Applications")
+	cmd.Flags().BoolVar(&down, "down", false, "stop ArgoCD's processes instead")
+	return cmd
+}
+
+func runArgoCD(cmd *cobra.Command, g *globals, a *cluster.ArgoCD) error {
+	res, err := a.Run(cmd.Context())
+	if res != nil && len(res.Apps) > 0 {
+		if werr := cluster.WriteAppTable(g.stdout, res.Apps); werr != nil {
+			return werr
+		}
+	}
+	if res != nil {
+		for _, name := range slices.Sorted(maps.Keys(res.Excluded)) {
+			fmt.Fprintf(g.stdout, "not waited for (official chart, unreachable offline): %s (%s)\n", name, res.Excluded[name])
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "argocd: %d Applications Synced and Healthy (%d official ones expected offline) in %s (%s at %s)\n",
+		len(res.Apps)-len(res.Excluded), len(res.Excluded), res.Duration.Round(100*time.Millisecond), res.State.Revision, res.State.Commit)
+	return nil
+}
