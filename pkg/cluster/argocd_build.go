@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -83,67 +82,35 @@ func (c *Components) EnsureArgoCD(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	stampFile := filepath.Join(c.BinDir, ".argocd-stamp")
-	fresh := func() bool {
-		got, err := os.ReadFile(stampFile)
-		return err == nil && strings.TrimSpace(string(got)) == want && c.hasAll(c.argocdFiles())
-	}
-	if fresh() {
-		return false, nil
-	}
-	if err := os.MkdirAll(c.BinDir, 0o755); err != nil {
-		return false, err
-	}
-	lock, err := os.OpenFile(filepath.Join(c.BinDir, ".argocd-lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return false, err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return false, fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // released by Close anyway
-	if fresh() {
-		return false, nil
-	}
-	if err := os.MkdirAll(c.LogDir, 0o755); err != nil {
-		return false, err
-	}
-	logPath := filepath.Join(c.LogDir, "argocd-build.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return false, err
-	}
-	defer logFile.Close()
-	start := time.Now()
-	dir := filepath.Join(c.Root, argocdBuildModule)
-	c.logf("building argocd %s with %s (cold: ~4-10 min; log: %s)", ArgoCDVersion, ArgoCDToolchain, logPath)
-	if err := c.run(ctx, logFile, dir, c.argocdEnv(), "build", "-ldflags", "-s -w", "-o", c.Path("argocd"), ArgoCDModule+"/cmd"); err != nil {
-		return false, c.buildError(err, logPath)
-	}
-	if err := c.run(ctx, logFile, dir, c.argocdEnv(), "build", "-o", c.Path(argocdGitServer), "./gitserver"); err != nil {
-		return false, c.buildError(err, logPath)
-	}
-	for _, l := range argocdLinks {
-		_ = os.Remove(c.Path(l))
-		if err := os.Symlink("argocd", c.Path(l)); err != nil {
-			return false, err
+	complete := func() bool { return c.hasAll(c.argocdFiles()) }
+	return c.buildOnce(".argocd-stamp", want, complete, "argocd-build.log", func(logFile *os.File, logPath string) error {
+		start := time.Now()
+		dir := filepath.Join(c.Root, argocdBuildModule)
+		c.logf("building argocd %s with %s (cold: ~4-10 min; log: %s)", ArgoCDVersion, ArgoCDToolchain, logPath)
+		if err := c.run(ctx, logFile, dir, c.argocdEnv(), "build", "-ldflags", "-s -w", "-o", c.Path("argocd"), ArgoCDModule+"/cmd"); err != nil {
+			return err
 		}
-	}
-	files, err := moduleFiles(ctx, c.goCmd(), ArgoCDModule, ArgoCDVersion, "", argocdHack)
-	if err != nil {
-		return false, c.buildError(err, logPath)
-	}
-	for _, h := range argocdHack {
-		if err := os.WriteFile(c.Path(filepath.Base(h)), files[h], 0o755); err != nil {
-			return false, err
+		if err := c.run(ctx, logFile, dir, c.argocdEnv(), "build", "-o", c.Path(argocdGitServer), "./gitserver"); err != nil {
+			return err
 		}
-	}
-	if err := os.WriteFile(stampFile, []byte(want+"\n"), 0o644); err != nil {
-		return false, err
-	}
-	c.logf("built argocd %s in %s", ArgoCDVersion, time.Since(start).Round(time.Second))
-	return true, nil
+		for _, l := range argocdLinks {
+			_ = os.Remove(c.Path(l))
+			if err := os.Symlink("argocd", c.Path(l)); err != nil {
+				return err
+			}
+		}
+		files, err := moduleFiles(ctx, c.goCmd(), ArgoCDModule, ArgoCDVersion, "", argocdHack)
+		if err != nil {
+			return err
+		}
+		for _, h := range argocdHack {
+			if err := os.WriteFile(c.Path(filepath.Base(h)), files[h], 0o755); err != nil {
+				return err
+			}
+		}
+		c.logf("built argocd %s in %s", ArgoCDVersion, time.Since(start).Round(time.Second))
+		return nil
+	})
 }
 
 func (c *Components) hasAll(names []string) bool {

@@ -122,16 +122,48 @@ func (c *Components) Ensure(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	stampFile := filepath.Join(c.BinDir, ".stamp")
-	if got, err := os.ReadFile(stampFile); err == nil && strings.TrimSpace(string(got)) == want && c.complete() {
+	return c.buildOnce(".stamp", want, c.complete, "build.log", func(logFile *os.File, logPath string) error {
+		start := time.Now()
+		c.logf("building kube-apiserver, kube-controller-manager, kube-scheduler %s and etcd (cold: ~5-10 min on 2 cores; log: %s)", KubernetesVersion, logPath)
+		args := []string{"build", "-ldflags", ldflags(), "-o", c.BinDir + string(os.PathSeparator)}
+		for _, name := range kubernetesCommands {
+			args = append(args, "k8s.io/kubernetes/cmd/"+name)
+		}
+		args = append(args, "./etcd")
+		if err := c.run(ctx, logFile, filepath.Join(c.Root, componentsModule), nil, args...); err != nil {
+			return err
+		}
+		c.logf("building kwok %s", KwokVersion)
+		// go install pkg@version builds kwok with its own go.mod, outside any module.
+		if err := c.run(ctx, logFile, c.BinDir, []string{"GOBIN=" + c.BinDir, "GOTOOLCHAIN=local"},
+			"install", KwokModule+"/cmd/kwok@"+KwokVersion); err != nil {
+			return err
+		}
+		if err := c.writeStages(ctx); err != nil {
+			return err
+		}
+		c.logf("built the embedded cluster's components in %s", time.Since(start).Round(time.Second))
+		return nil
+	})
+}
+
+// buildOnce runs build unless BinDir/stampName holds want and complete() holds. One build
+// at a time (a test and `platform cluster up` may ask together): the second waits on the
+// lock and then finds the first one's stamp. build logs to LogDir/logName; a failure is
+// reported with the log's tail. It reports whether it built.
+func (c *Components) buildOnce(stampName, want string, complete func() bool, logName string, build func(logFile *os.File, logPath string) error) (bool, error) {
+	stampFile := filepath.Join(c.BinDir, stampName)
+	fresh := func() bool {
+		got, err := os.ReadFile(stampFile)
+		return err == nil && strings.TrimSpace(string(got)) == want && complete()
+	}
+	if fresh() {
 		return false, nil
 	}
 	if err := os.MkdirAll(c.BinDir, 0o755); err != nil {
 		return false, err
 	}
-	// One build at a time (a test and `platform cluster up` may ask together); the second
-	// finds the first one's stamp.
-	lock, err := os.OpenFile(filepath.Join(c.BinDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(stampFile+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return false, err
 	}
@@ -140,42 +172,24 @@ func (c *Components) Ensure(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // released by Close anyway
-	if got, err := os.ReadFile(stampFile); err == nil && strings.TrimSpace(string(got)) == want && c.complete() {
+	if fresh() {
 		return false, nil
 	}
 	if err := os.MkdirAll(c.LogDir, 0o755); err != nil {
 		return false, err
 	}
-	logPath := filepath.Join(c.LogDir, "build.log")
+	logPath := filepath.Join(c.LogDir, logName)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return false, err
 	}
 	defer logFile.Close()
-
-	start := time.Now()
-	c.logf("building kube-apiserver, kube-controller-manager, kube-scheduler %s and etcd (cold: ~5-10 min on 2 cores; log: %s)", KubernetesVersion, logPath)
-	args := []string{"build", "-ldflags", ldflags(), "-o", c.BinDir + string(os.PathSeparator)}
-	for _, name := range kubernetesCommands {
-		args = append(args, "k8s.io/kubernetes/cmd/"+name)
-	}
-	args = append(args, "./etcd")
-	if err := c.run(ctx, logFile, filepath.Join(c.Root, componentsModule), nil, args...); err != nil {
-		return false, c.buildError(err, logPath)
-	}
-	c.logf("building kwok %s", KwokVersion)
-	// go install pkg@version builds kwok with its own go.mod, outside any module.
-	if err := c.run(ctx, logFile, c.BinDir, []string{"GOBIN=" + c.BinDir, "GOTOOLCHAIN=local"},
-		"install", KwokModule+"/cmd/kwok@"+KwokVersion); err != nil {
-		return false, c.buildError(err, logPath)
-	}
-	if err := c.writeStages(ctx); err != nil {
+	if err := build(logFile, logPath); err != nil {
 		return false, c.buildError(err, logPath)
 	}
 	if err := os.WriteFile(stampFile, []byte(want+"\n"), 0o644); err != nil {
 		return false, err
 	}
-	c.logf("built the embedded cluster's components in %s", time.Since(start).Round(time.Second))
 	return true, nil
 }
 
