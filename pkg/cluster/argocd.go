@@ -33,6 +33,7 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/gitops"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 )
 
@@ -367,22 +368,9 @@ func (a *ArgoCD) rootApplication(st *ArgoCDState, valuesObject map[string]any) (
 	if !ok {
 		return nil, fmt.Errorf("%s: no applications.%s", rootValuesDir, rootAppName)
 	}
-	meta := map[string]any{"name": rootAppName, "namespace": orDefault(app["namespace"], ArgoCDNamespace)}
-	if v, ok := app["finalizers"]; ok {
-		meta["finalizers"] = v
-	}
-	if v, ok := app["additionalAnnotations"]; ok {
-		meta["annotations"] = v
-	}
-	if v, ok := app["additionalLabels"]; ok {
-		meta["labels"] = v
-	}
-	spec := map[string]any{}
-	for _, k := range []string{"project", "source", "sources", "destination", "syncPolicy", "revisionHistoryLimit", "ignoreDifferences", "info"} {
-		if v, ok := app[k]; ok {
-			spec[k] = v
-		}
-	}
+	obj := gitops.ApplicationFromChartValues(rootAppName, app)
+	meta, spec := obj["metadata"].(map[string]any), obj["spec"].(map[string]any)
+	meta["namespace"] = orDefault(meta["namespace"], ArgoCDNamespace)
 	src, ok := spec["source"].(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%s: applications.%s.source is not a single source", rootValuesDir, rootAppName)
@@ -394,7 +382,7 @@ func (a *ArgoCD) rootApplication(st *ArgoCDState, valuesObject map[string]any) (
 		src["helm"] = helm
 	}
 	helm["valuesObject"] = valuesObject
-	return toUnstructured(map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": meta, "spec": spec})
+	return toUnstructured(obj)
 }
 
 func orDefault(v any, def string) any {

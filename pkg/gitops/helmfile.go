@@ -186,14 +186,14 @@ func RootApplication(path, env string) (map[string]any, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: application %s is not a map", path, name)
 		}
-		return applicationFromChartValues(name, spec), nil
+		return ApplicationFromChartValues(name, spec), nil
 	}
 	panic("unreachable")
 }
 
-// applicationFromChartValues turns an entry of argocd-apps' `applications` map into the
+// ApplicationFromChartValues turns an entry of argocd-apps' `applications` map into the
 // Application object the chart renders (the fields this package reads).
-func applicationFromChartValues(name string, v map[string]any) map[string]any {
+func ApplicationFromChartValues(name string, v map[string]any) map[string]any {
 	meta := map[string]any{"name": name}
 	if ns, ok := v["namespace"]; ok {
 		meta["namespace"] = ns
