@@ -20,6 +20,9 @@ type Module struct {
 	Dir string // extracted tree in the module cache
 	Zip string // the module's zip in the download cache
 	Sum string // h1: checksum
+	// Problem is what go reported when it fetched the zip but could not extract it (e.g. the
+	// module's go.mod needs a newer Go): the zip is still usable, Dir is empty.
+	Problem string
 }
 
 // Download fetches path@version with goCmd ("" means go from PATH). env adds variables to
@@ -45,7 +48,10 @@ func Download(ctx context.Context, goCmd, path, version string, env ...string) (
 	if err := json.Unmarshal(out, &info); err != nil && runErr == nil {
 		runErr = err
 	}
+	// go exits non-zero when it fetched the zip but could not extract it; Problem says why.
 	switch {
+	case info.Zip != "" && info.Dir == "" && info.Error != "":
+		return Module{Zip: info.Zip, Sum: info.Sum, Problem: info.Error}, nil
 	case info.Error != "":
 		return Module{}, fmt.Errorf("download %s: %s", key, info.Error)
 	case runErr != nil:

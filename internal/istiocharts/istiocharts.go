@@ -73,7 +73,7 @@ func download(module, version string) (string, error) {
 		return "", err
 	}
 	if mod.Dir == "" {
-		return "", fmt.Errorf("go mod download %s reported no directory", key)
+		return "", fmt.Errorf("download %s: not extracted: %s", key, mod.Problem)
 	}
 	downloaded[key] = mod.Dir
 	return mod.Dir, nil

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/gomod"
 )
 
 // Versions of the components. Kubernetes and etcd are pinned by the build module's go.mod
@@ -247,23 +248,12 @@ func (c *Components) writeStages(ctx context.Context) error {
 // when the module's go.mod asks for a newer Go than the local toolchain. wantSum, when set,
 // must equal the module's h1: sum. A pattern may be a glob (path.Match syntax).
 func moduleFiles(ctx context.Context, goCmd, module, version, wantSum string, patterns []string) (map[string][]byte, error) {
-	tmp, err := os.MkdirTemp("", "cluster-download-")
+	info, err := gomod.Download(ctx, goCmd, module, version)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, goCmd, "mod", "download", "-json", module+"@"+version)
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "GO111MODULE=on")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, runErr := cmd.Output()
-	var info struct{ Zip, Sum, Error string }
-	if err := json.Unmarshal(out, &info); err != nil {
-		return nil, fmt.Errorf("go mod download %s@%s: %v %s", module, version, runErr, strings.TrimSpace(stderr.String()))
-	}
 	if info.Zip == "" {
-		return nil, fmt.Errorf("go mod download %s@%s: %s %s", module, version, info.Error, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("go mod download %s@%s reported no zip", module, version)
 	}
 	if wantSum != "" && info.Sum != wantSum {
 		return nil, fmt.Errorf("%s@%s: sum %s, want %s", module, version, info.Sum, wantSum)

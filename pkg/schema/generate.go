@@ -276,7 +276,7 @@ func downloadModule(ctx context.Context, goCmd string, m moduleSource) (string, 
 		return "", "", err
 	}
 	if mod.Dir == "" {
-		return "", "", fmt.Errorf("download %s: go mod download reported no directory", m.name())
+		return "", "", fmt.Errorf("download %s: not extracted: %s", m.name(), mod.Problem)
 	}
 	return mod.Dir, mod.Sum, nil
 }
