@@ -57,11 +57,28 @@ func Commit(t testing.TB, dir, msg string) string {
 // WriteFile writes content to dir/name, creating directories.
 func WriteFile(t testing.TB, dir, name, content string) {
 	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	WritePath(t, filepath.Join(dir, filepath.FromSlash(name)), content)
+}
+
+// WritePath writes content to path, creating directories.
+func WritePath(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Symlink makes link a symbolic link to target, creating link's directory: the hostile
+// fixtures plant them where a pull request could.
+func Symlink(t testing.TB, target, link string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
 }

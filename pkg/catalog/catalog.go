@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
@@ -439,9 +440,19 @@ func owner(rendered, extra []*render.Object, chartID, chartName string) string {
 }
 
 // LooseApplications reads Application manifests kept as plain YAML under deploy/argocd
-// (outside any chart), e.g. a root Application applied by hand.
+// (outside any chart), e.g. a root Application applied by hand. Files are read through
+// repofs: a symlinked manifest or directory is an error naming it, not followed.
 func LooseApplications(root string) ([]*render.Object, error) {
-	dir := filepath.Join(root, "deploy", "argocd")
+	const top = "deploy/argocd"
+	// WalkDir would follow deploy/argocd itself if it were a symlink.
+	if fi, err := repofs.Stat(root, top); os.IsNotExist(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, nil
+	}
+	dir := filepath.Join(root, filepath.FromSlash(top))
 	var out []*render.Object
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if os.IsNotExist(err) {
@@ -450,16 +461,27 @@ func LooseApplications(root string) ([]*render.Object, error) {
 		if err != nil {
 			return err
 		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
 		if d.IsDir() {
-			if _, err := os.Stat(filepath.Join(path, "Chart.yaml")); err == nil {
+			if _, err := os.Lstat(filepath.Join(path, "Chart.yaml")); err == nil {
 				return filepath.SkipDir
 			}
 			return nil
 		}
+		if d.Type()&os.ModeSymlink != 0 {
+			// A link to a directory would hide manifests from this walk; a link to a file
+			// is refused by repofs below.
+			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+				return &repofs.Error{Path: filepath.ToSlash(rel), Rule: repofs.RuleSymlink, Msg: "a symbolic link to a directory; symbolic links are never followed"}
+			}
+		}
 		if ext := filepath.Ext(path); ext != ".yaml" && ext != ".yml" {
 			return nil
 		}
-		data, err := os.ReadFile(path)
+		data, err := repofs.ReadFile(root, rel)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,10 @@
 // layout's roots (app/, infra/, deploy/argocd/, charts/), and an environment is any name
 // that appears as values-<env>.yaml beside a chart. Adding a service or an environment is
 // adding files, not code.
+//
+// Discovery reads the repository through pkg/repofs and follows no symlink: a chart
+// directory, a layout root or a Chart.yaml that is a symlink is an error naming it, not a
+// chart silently skipped or read from wherever the link points.
 package discovery
 
 import (
@@ -14,9 +18,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 )
 
 // Roots are the top-level directories of the layout that hold charts, in the order the
@@ -48,6 +56,23 @@ type Chart struct {
 
 // Library reports whether the chart is a library chart (never rendered on its own).
 func (c Chart) Library() bool { return c.Type == "library" }
+
+// Root is the repository root the chart was discovered in: Dir without ID, or "" when Dir
+// does not end with ID.
+func (c Chart) Root() string {
+	dir := filepath.Clean(c.Dir)
+	if c.ID == "" {
+		return ""
+	}
+	root, ok := strings.CutSuffix(dir, string(filepath.Separator)+filepath.FromSlash(c.ID))
+	if !ok {
+		return ""
+	}
+	if root == "" {
+		return string(filepath.Separator)
+	}
+	return root
+}
 
 // Repo is the result of a discovery.
 type Repo struct {
@@ -95,21 +120,30 @@ func Discover(root string) (*Repo, error) {
 	envs := map[string]bool{}
 	for _, top := range Roots {
 		dir := filepath.Join(abs, filepath.FromSlash(top))
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		// WalkDir follows its root when it is a symlink: app -> / must not be walked.
+		if fi, err := repofs.Stat(abs, top); errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("discover %s: %w", top, err)
+		} else if !fi.IsDir() {
 			continue
 		}
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				return symlinkedChart(abs, path, d)
+			}
 			if !d.IsDir() {
 				return nil
 			}
-			if path != dir && (d.Name() == "templates" || d.Name() == "charts" && isChart(filepath.Dir(path)) || strings.HasPrefix(d.Name(), ".")) {
+			if path != dir && (d.Name() == "templates" || d.Name() == "charts" && isChartDir(filepath.Dir(path)) || strings.HasPrefix(d.Name(), ".")) {
 				return fs.SkipDir
 			}
-			if !isChart(path) {
-				return nil
+			ok, err := isChart(abs, path)
+			if err != nil || !ok {
+				return err
 			}
 			c, err := readChart(abs, path)
 			if err != nil {
@@ -133,9 +167,50 @@ func Discover(root string) (*Repo, error) {
 	return repo, nil
 }
 
-func isChart(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
+// isChart reports whether dir holds a Chart.yaml; one that is a symlink or not a regular
+// file is an error.
+func isChart(root, dir string) (bool, error) {
+	rel, err := filepath.Rel(root, filepath.Join(dir, "Chart.yaml"))
+	if err != nil {
+		return false, err
+	}
+	fi, err := repofs.Stat(root, rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return false, &repofs.Error{Path: filepath.ToSlash(rel), Rule: repofs.RuleNotRegular, Msg: "Chart.yaml is not a regular file"}
+	}
+	return true, nil
+}
+
+// isChartDir is isChart for skipping a charts/ directory: only its existence matters.
+func isChartDir(dir string) bool {
+	_, err := os.Lstat(filepath.Join(dir, "Chart.yaml"))
 	return err == nil
+}
+
+// symlinkedChart reports a symlink met while walking a layout root when it would have been
+// a chart, or part of one: a link to a directory (WalkDir does not follow it, so its chart
+// would be silently missing) or a link named Chart.yaml. Other links are refused by
+// whatever reads them.
+func symlinkedChart(root, path string, d fs.DirEntry) error {
+	rel, err := filepath.Rel(root, path)
+	if err != nil {
+		return err
+	}
+	rel = filepath.ToSlash(rel)
+	if d.Name() == "Chart.yaml" {
+		return &repofs.Error{Path: rel, Rule: repofs.RuleSymlink, Msg: "Chart.yaml is a symbolic link; symbolic links are never followed"}
+	}
+	// Stat only tells whether the link leads to a directory; nothing is read through it.
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return &repofs.Error{Path: rel, Rule: repofs.RuleSymlink, Msg: "a symbolic link to a directory; symbolic links are never followed: commit the directory itself"}
+	}
+	return nil
 }
 
 func readChart(root, dir string) (Chart, error) {
@@ -144,7 +219,7 @@ func readChart(root, dir string) (Chart, error) {
 		return Chart{}, err
 	}
 	id := filepath.ToSlash(rel)
-	data, err := os.ReadFile(filepath.Join(dir, "Chart.yaml"))
+	data, err := repofs.ReadFile(root, id+"/Chart.yaml")
 	if err != nil {
 		return Chart{}, err
 	}
@@ -154,6 +229,10 @@ func readChart(root, dir string) (Chart, error) {
 	}
 	if cf.Name == "" {
 		return Chart{}, fmt.Errorf("%s/Chart.yaml: missing name", id)
+	}
+	// The name becomes file and template paths: Helm's own rule, checked before any use.
+	if cf.Name == "." || cf.Name == ".." || strings.ContainsAny(cf.Name, `/\`) || strings.ContainsFunc(cf.Name, unicode.IsControl) {
+		return Chart{}, fmt.Errorf("%s/Chart.yaml: name %s is not allowed: a chart name is a single path component", id, strconv.Quote(bounded(cf.Name)))
 	}
 	c := Chart{
 		ID:          id,
@@ -174,10 +253,20 @@ func readChart(root, dir string) (Chart, error) {
 	if err != nil {
 		return Chart{}, err
 	}
+	// Whatever a values-<env>.yaml is (a directory, a FIFO, a symlink), the environment is
+	// listed: reading it through repofs then fails with a finding that says why.
 	for _, e := range entries {
-		if m := valuesFile.FindStringSubmatch(e.Name()); m != nil && !e.IsDir() {
+		if m := valuesFile.FindStringSubmatch(e.Name()); m != nil {
 			c.ValuesFiles[m[1]] = id + "/" + e.Name()
 		}
 	}
 	return c, nil
+}
+
+// bounded keeps a message short whatever a file holds.
+func bounded(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }

@@ -3,17 +3,21 @@ package gitops
 import (
 	"bytes"
 	"fmt"
-	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 )
 
 // Helmfile is what this package reads of a Helmfile (v1 syntax): its environments and releases.
 // Release templates ({{ .Environment.Name }}) in values paths are resolved for one environment.
 type Helmfile struct {
+	// Root is the repository root; Path, the Helmfile, is relative to it (slash-separated).
+	Root         string
 	Path         string
 	Env          string
 	Environments []string
@@ -27,7 +31,8 @@ type Release struct {
 	Namespace string
 	Chart     string // "<repository>/<chart>" or a local path
 	Version   string
-	// Values are the values files, resolved against the Helmfile's directory.
+	// Values are the values files, resolved against the Helmfile's directory, relative to
+	// the repository root (slash-separated); none may leave the repository.
 	Values []string
 	Needs  []string
 }
@@ -54,14 +59,16 @@ type helmfileDoc struct {
 
 var envTemplate = regexp.MustCompile(`\{\{-?\s*\.Environment\.Name\s*-?\}\}`)
 
-// LoadHelmfile parses the Helmfile at path for environment env. Documents separated by
-// "---" are merged the way Helmfile layers them (later documents add releases).
-func LoadHelmfile(path, env string) (*Helmfile, error) {
-	data, err := os.ReadFile(path)
+// LoadHelmfile parses the Helmfile rel of the repository at root for environment env,
+// through repofs. Documents separated by "---" are merged the way Helmfile layers them
+// (later documents add releases).
+func LoadHelmfile(root, rel, env string) (*Helmfile, error) {
+	data, err := repofs.ReadFile(root, rel)
 	if err != nil {
 		return nil, err
 	}
-	h := &Helmfile{Path: path, Env: env, Repositories: map[string]string{}}
+	path := filepath.ToSlash(rel)
+	h := &Helmfile{Root: root, Path: path, Env: env, Repositories: map[string]string{}}
 	envs := map[string]bool{}
 	for i, doc := range bytes.Split(data, []byte("\n---")) {
 		doc = envTemplate.ReplaceAll(doc, []byte(env))
@@ -85,7 +92,11 @@ func LoadHelmfile(path, env string) (*Helmfile, error) {
 				if !ok {
 					return nil, fmt.Errorf("%s: release %s: inline values are not used here; list values files", path, r.Name)
 				}
-				rel.Values = append(rel.Values, filepath.Join(filepath.Dir(path), filepath.FromSlash(s)))
+				f, err := repofs.Resolve(pathpkg.Dir(path), s)
+				if err != nil {
+					return nil, fmt.Errorf("%s: release %s: values file: %w", path, r.Name, err)
+				}
+				rel.Values = append(rel.Values, f)
 			}
 			h.Releases = append(h.Releases, rel)
 		}
@@ -138,21 +149,25 @@ func (h *Helmfile) Problems(want ...string) []string {
 			out = append(out, fmt.Sprintf("release %s: version %q is not an exact version", r.Name, r.Version))
 		}
 		for _, v := range r.Values {
-			if _, err := os.Stat(v); err != nil {
+			if fi, err := repofs.Stat(h.Root, v); err != nil {
 				out = append(out, fmt.Sprintf("release %s: values file %s: %v", r.Name, v, err))
+			} else if !fi.Mode().IsRegular() {
+				out = append(out, fmt.Sprintf("release %s: values file %s: not a regular file", r.Name, v))
 			}
 		}
 	}
 	return out
 }
 
-// RootApplication reads the root Application from the Helmfile at path: the single
-// Application of the argocd-apps release's values (its files merged in order) for env.
-func RootApplication(path, env string) (map[string]any, error) {
-	h, err := LoadHelmfile(path, env)
+// RootApplication reads the root Application from the Helmfile file of the repository at
+// root: the single Application of the argocd-apps release's values (its files merged in
+// order) for env.
+func RootApplication(root, file, env string) (map[string]any, error) {
+	h, err := LoadHelmfile(root, file, env)
 	if err != nil {
 		return nil, err
 	}
+	path := h.Path
 	var rel *Release
 	for i, r := range h.Releases {
 		if strings.HasSuffix(r.Chart, "/argocd-apps") {
@@ -167,7 +182,7 @@ func RootApplication(path, env string) (map[string]any, error) {
 		if strings.HasSuffix(f, ".gotmpl") {
 			return nil, fmt.Errorf("%s: release %s: template values file %s cannot be read statically", path, rel.Name, f)
 		}
-		data, err := os.ReadFile(f)
+		data, err := repofs.ReadFile(root, f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: release %s: %w", path, rel.Name, err)
 		}

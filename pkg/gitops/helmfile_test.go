@@ -15,11 +15,11 @@ var pinned = map[string]map[string]string{
 }
 
 func TestHelmfiles(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "deploy/argocd/shared/root/helmfile.d")
+	dir := "deploy/argocd/shared/root/helmfile.d"
 	for file, charts := range pinned {
 		for _, env := range envs {
 			t.Run(file+"/"+env, func(t *testing.T) {
-				h, err := LoadHelmfile(filepath.Join(dir, file), env)
+				h, err := LoadHelmfile(repoRoot(t), dir+"/"+file, env)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -70,7 +70,7 @@ func TestHelmfileProblems(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			h, err := LoadHelmfile(path, "dev")
+			h, err := LoadHelmfile(dir, "helmfile.yaml", "dev")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,11 +86,11 @@ func TestHelmfileProblems(t *testing.T) {
 		})
 	}
 	t.Run("not a helmfile", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "helmfile.yaml")
-		if err := os.WriteFile(path, []byte("releases:\n  - name: a\n    chartt: x\n"), 0o644); err != nil {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "helmfile.yaml"), []byte("releases:\n  - name: a\n    chartt: x\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := LoadHelmfile(path, "dev"); err == nil {
+		if _, err := LoadHelmfile(dir, "helmfile.yaml", "dev"); err == nil {
 			t.Error("a misspelled field parsed")
 		}
 	})
@@ -99,7 +99,7 @@ func TestHelmfileProblems(t *testing.T) {
 func TestRootApplication(t *testing.T) {
 	for _, env := range envs {
 		t.Run(env, func(t *testing.T) {
-			app, err := RootApplication(filepath.Join(repoRoot(t), RootHelmfile), env)
+			app, err := RootApplication(repoRoot(t), RootHelmfile, env)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -110,7 +110,7 @@ func placementProblems(tr *Tree, argocdValues map[string]any) []string {
 // argoCDValues merges the argo-cd release's static values files of env.
 func argoCDValues(t *testing.T, env string) map[string]any {
 	t.Helper()
-	h, err := LoadHelmfile(filepath.Join(repoRoot(t), "deploy/argocd/shared/root/helmfile.d/argocd.yaml"), env)
+	h, err := LoadHelmfile(repoRoot(t), "deploy/argocd/shared/root/helmfile.d/argocd.yaml", env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func argoCDValues(t *testing.T, env string) map[string]any {
 		if strings.HasSuffix(f, ".gotmpl") {
 			continue
 		}
-		data, err := os.ReadFile(f)
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), f))
 		if err != nil {
 			t.Fatal(err)
 		}

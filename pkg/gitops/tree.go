@@ -8,11 +8,11 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
@@ -83,14 +83,14 @@ func Load(ctx context.Context, root, env string) (*Tree, error) {
 	}
 	var errs []string
 	for _, f := range res.Report.Findings {
-		if f.Severity == report.Error && renderRules[f.Rule] {
+		if f.Severity == report.Error && (renderRules[f.Rule] || repofs.IsRule(f.Rule)) {
 			errs = append(errs, f.String())
 		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("render %s: %d errors:\n%s", env, len(errs), strings.Join(errs, "\n"))
 	}
-	rootApp, err := RootApplication(filepath.Join(res.Repo.Root, filepath.FromSlash(RootHelmfile)), env)
+	rootApp, err := RootApplication(res.Repo.Root, RootHelmfile, env)
 	if err != nil {
 		return nil, err
 	}

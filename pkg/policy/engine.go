@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
@@ -152,7 +152,7 @@ func (e *Engine) Check(renders []*render.Result, partial bool) ([]report.Finding
 		for _, o := range res.Objects {
 			env.Objects = append(env.Objects, &Object{Object: o, Chart: res.Chart.ID})
 		}
-		ch, err := chartObject(res.Chart.ID, res.Chart.Dir)
+		ch, err := chartObject(res.Chart.Root(), res.Chart.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -160,8 +160,7 @@ func (e *Engine) Check(renders []*render.Result, partial bool) ([]report.Finding
 	}
 	if len(renders) > 0 && renders[0] != nil {
 		c := renders[0].Chart
-		root := strings.TrimSuffix(filepath.ToSlash(c.Dir), "/"+c.ID)
-		roots, err := helmfileCharts(root, e.Platform.Helmfiles)
+		roots, err := helmfileCharts(c.Root(), e.Platform.Helmfiles)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +213,11 @@ func helmfileCharts(root string, globs []string) ([]string, error) {
 			return nil, fmt.Errorf("helmfile glob %s: %w", g, err)
 		}
 		for _, f := range files {
-			data, err := os.ReadFile(f)
+			rel, err := filepath.Rel(root, f)
+			if err != nil {
+				return nil, fmt.Errorf("read helmfile: %w", err)
+			}
+			data, err := repofs.ReadFile(root, rel)
 			if err != nil {
 				return nil, fmt.Errorf("read helmfile: %w", err)
 			}
@@ -242,17 +245,18 @@ func helmfileCharts(root string, globs []string) ([]string, error) {
 	return out, nil
 }
 
-// chartObject reads a chart's Chart.yaml and Chart.lock into a HelmChart object.
-func chartObject(id, dir string) (*Object, error) {
+// chartObject reads the Chart.yaml and Chart.lock of chart id in the repository at root
+// (through repofs) into a HelmChart object.
+func chartObject(root, id string) (*Object, error) {
 	body := map[string]any{"apiVersion": "policy.microservices-manifests.io/v1", "kind": "HelmChart"}
 	meta := map[string]any{}
 	for key, file := range map[string]string{"chart": "Chart.yaml", "lock": "Chart.lock"} {
-		data, err := os.ReadFile(filepath.Join(dir, file))
+		data, err := repofs.ReadFile(root, id+"/"+file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s/%s: %w", id, file, err)
+			return nil, fmt.Errorf("read chart: %w", err)
 		}
 		var m map[string]any
 		if err := yaml.Unmarshal(data, &m); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/secrets"
 	"github.com/microservices-manifests/microservices-manifests/pkg/values"
 )
@@ -49,13 +50,13 @@ func Bake(c discovery.Chart, env, root string, vals []secrets.Value) (*chart.Cha
 	if !ok {
 		return nil, fmt.Errorf("%s has no values file for %s", c.ID, env)
 	}
-	defaults, err := readValues(c.Dir, "values.yaml")
+	defaults, err := readValues(root, c.ID+"/values.yaml")
 	if err != nil {
-		return nil, fmt.Errorf("%s/values.yaml: %w", c.ID, err)
+		return nil, err
 	}
 	envVals, err := readValues(root, rel)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rel, err)
+		return nil, err
 	}
 	merged := chartutil.CoalesceTables(envVals, defaults)
 	var names []string
@@ -94,15 +95,21 @@ func Bake(c discovery.Chart, env, root string, vals []secrets.Value) (*chart.Cha
 	return ch, nil
 }
 
-func readValues(dir, rel string) (map[string]any, error) {
-	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+// readValues reads the values file rel through repofs: its errors name the file (and the
+// rule, when the file is refused).
+func readValues(root, rel string) (map[string]any, error) {
+	data, err := repofs.ReadFile(root, rel)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]any{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return chartutil.ReadValues(data)
+	vals, err := chartutil.ReadValues(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	return vals, nil
 }
 
 // Check renders the baked chart the way its consumer (ArgoCD, helm template) will, with no

@@ -2,6 +2,10 @@
 // deterministically: file:// dependencies (the library charts) are resolved from the
 // repository, objects come out sorted in Helm's install order, then by namespace and name,
 // and every failure is a located finding rather than a bare error.
+//
+// Charts, values and schemas are read only through pkg/repofs: a symlink, a FIFO, an
+// oversized file or a file:// dependency outside the repository is a finding naming the
+// file and the rule, and Helm never touches the filesystem.
 package render
 
 import (
@@ -9,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -18,12 +20,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/releaseutil"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
@@ -86,13 +88,16 @@ func (r *Renderer) Render(c discovery.Chart, env string) (*Result, error) {
 		if errors.As(err, &f) {
 			return fail(*f)
 		}
+		if f, ok := refused(err); ok {
+			return fail(f)
+		}
 		return fail(report.Finding{Rule: "chart", File: c.ID + "/Chart.yaml", Message: err.Error()})
 	}
 	// Defaults in the chart's values.yaml are checked the same way as the environment's file.
-	if f := CheckYAML(filepath.Join(r.Repo.Root, c.ID, "values.yaml"), c.ID+"/values.yaml"); f != nil {
+	if f := CheckYAML(r.Repo.Root, c.ID+"/values.yaml"); f != nil {
 		return fail(*f)
 	}
-	vals, f := readValues(filepath.Join(r.Repo.Root, valuesPath), valuesPath)
+	vals, f := readValues(r.Repo.Root, valuesPath)
 	if f != nil {
 		return fail(*f)
 	}
@@ -170,10 +175,16 @@ func (r *Renderer) Render(c discovery.Chart, env string) (*Result, error) {
 }
 
 // Load reads the chart and attaches its file:// dependencies from the repository, so that
-// rendering and packaging need neither `helm dependency build` nor the network. Problems in
-// the chart are returned as a *report.Finding.
+// rendering and packaging need neither `helm dependency build` nor the network. Both are
+// read through repofs.LoadChart, and a dependency must stay inside the repository. A file
+// refused by repofs is returned as its *repofs.Error; other problems in the chart as a
+// *report.Finding or Helm's error.
 func Load(c discovery.Chart) (*chart.Chart, error) {
-	ch, err := loader.LoadDir(c.Dir)
+	root := c.Root()
+	if root == "" {
+		return nil, fmt.Errorf("chart %s: directory %s does not end with its ID", c.ID, c.Dir)
+	}
+	ch, err := repofs.LoadChart(root, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -190,10 +201,20 @@ func Load(c discovery.Chart) (*chart.Chart, error) {
 			return nil, &report.Finding{Rule: "dependency", File: c.ID + "/Chart.yaml", Path: fmt.Sprintf("dependencies[%d]", i),
 				Message: fmt.Sprintf("dependency %q from %q is not available offline: vendor it under charts/ or reference a library chart with file://", dep.Name, dep.Repository)}
 		}
-		sub, err := loader.LoadDir(filepath.Join(c.Dir, dir))
+		rel, err := repofs.Resolve(c.ID, dir)
 		if err != nil {
+			var fe *repofs.Error
+			errors.As(err, &fe)
+			return nil, &report.Finding{Severity: report.Error, Rule: repofs.RuleOutside, File: c.ID + "/Chart.yaml", Path: fmt.Sprintf("dependencies[%d].repository", i),
+				Message: fmt.Sprintf("dependency %q: %s", bounded(dep.Name), fe.Msg)}
+		}
+		sub, err := repofs.LoadChart(root, rel)
+		if err != nil {
+			if fe := (*repofs.Error)(nil); errors.As(err, &fe) {
+				return nil, &repofs.Error{Path: fe.Path, Rule: fe.Rule, Msg: fmt.Sprintf("dependency %q: %s", bounded(dep.Name), fe.Msg)}
+			}
 			return nil, &report.Finding{Rule: "dependency", File: c.ID + "/Chart.yaml", Path: fmt.Sprintf("dependencies[%d].repository", i),
-				Message: fmt.Sprintf("load dependency %q: %v", dep.Name, err)}
+				Message: fmt.Sprintf("load dependency %q: %v", bounded(dep.Name), err)}
 		}
 		if sub.Metadata.Name != dep.Name {
 			return nil, &report.Finding{Rule: "dependency", File: c.ID + "/Chart.yaml", Path: fmt.Sprintf("dependencies[%d].name", i),
@@ -212,7 +233,7 @@ func Load(c discovery.Chart) (*chart.Chart, error) {
 // directory in the repository ("charts/common"), for locating template errors.
 func (r *Renderer) deps(c discovery.Chart) map[string]string {
 	out := map[string]string{}
-	data, err := os.ReadFile(filepath.Join(c.Dir, "Chart.yaml"))
+	data, err := repofs.ReadFile(r.Repo.Root, c.ID+"/Chart.yaml")
 	if err != nil {
 		return out
 	}
@@ -227,8 +248,8 @@ func (r *Renderer) deps(c discovery.Chart) map[string]string {
 		if !ok {
 			continue
 		}
-		if rel, err := filepath.Rel(r.Repo.Root, filepath.Join(c.Dir, dir)); err == nil {
-			out[c.Name+"/charts/"+d.Name] = filepath.ToSlash(rel)
+		if rel, err := repofs.Resolve(c.ID, dir); err == nil {
+			out[c.Name+"/charts/"+d.Name] = rel
 		}
 	}
 	return out
@@ -246,6 +267,23 @@ func sourcePath(name string, c discovery.Chart, deps map[string]string) string {
 		return c.ID + "/" + rest
 	}
 	return name
+}
+
+// refused turns a file refused by repofs into the finding that names it and the rule.
+func refused(err error) (report.Finding, bool) {
+	var fe *repofs.Error
+	if !errors.As(err, &fe) {
+		return report.Finding{}, false
+	}
+	return report.Finding{Rule: fe.Rule, File: fe.Path, Message: fe.Msg}, true
+}
+
+// bounded keeps a name read from a chart short in a message.
+func bounded(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 var templateLocation = regexp.MustCompile(`([\w./-]+\.(?:yaml|yml|tpl|txt|json)):(\d+)(?::(\d+))?`)

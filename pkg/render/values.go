@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,18 +18,20 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
-// readValues reads an environment's values file: first strictly with yaml.v3, which
-// locates syntax errors and duplicate keys by line, then the way Helm reads it.
-func readValues(path, rel string) (chartutil.Values, *report.Finding) {
-	if f := CheckYAML(path, rel); f != nil {
+// readValues reads an environment's values file (rel, relative to root): first strictly
+// with yaml.v3, which locates syntax errors and duplicate keys by line, then the way Helm
+// reads it.
+func readValues(root, rel string) (chartutil.Values, *report.Finding) {
+	if f := CheckYAML(root, rel); f != nil {
 		return nil, f
 	}
-	data, err := os.ReadFile(path)
+	data, err := repofs.ReadFile(root, rel)
 	if err != nil {
-		return nil, &report.Finding{Rule: "values", File: rel, Message: err.Error()}
+		return nil, readFinding(err, rel)
 	}
 	vals, err := chartutil.ReadValues(data)
 	if err != nil {
@@ -39,15 +40,16 @@ func readValues(path, rel string) (chartutil.Values, *report.Finding) {
 	return vals, nil
 }
 
-// CheckYAML reports a syntax error, a duplicate key or a non-mapping document in a values
-// file, with its line. A missing file is not an error here.
-func CheckYAML(path, rel string) *report.Finding {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+// CheckYAML reports a syntax error, a duplicate key or a non-mapping document in the values
+// file rel (relative to root), with its line, and a file repofs refuses to read. A missing
+// file is not an error here.
+func CheckYAML(root, rel string) *report.Finding {
+	data, err := repofs.ReadFile(root, rel)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return &report.Finding{Rule: "values", File: rel, Message: err.Error()}
+		return readFinding(err, rel)
 	}
 	var node yaml.Node
 	if err := yaml.Unmarshal(data, &node); err != nil {
@@ -68,6 +70,14 @@ func CheckYAML(path, rel string) *report.Finding {
 		return &f
 	}
 	return nil
+}
+
+// readFinding is the finding of a values file that could not be read.
+func readFinding(err error, rel string) *report.Finding {
+	if f, ok := refused(err); ok {
+		return &f
+	}
+	return &report.Finding{Rule: "values", File: rel, Message: err.Error()}
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
@@ -94,8 +104,7 @@ func yamlFinding(err error) report.Finding {
 // violation, located at the key in the environment's values file (or in values.yaml when
 // the key comes from the defaults).
 func valuesSchemaFindings(renderErr error, root string, c discovery.Chart, valuesPath string) []report.Finding {
-	schemaPath := filepath.Join(c.Dir, "values.schema.json")
-	data, err := os.ReadFile(schemaPath)
+	data, err := repofs.ReadFile(root, c.ID+"/values.schema.json")
 	if err != nil {
 		return []report.Finding{{Rule: "values-schema", File: valuesPath, Message: renderErr.Error()}}
 	}
@@ -112,9 +121,9 @@ func valuesSchemaFindings(renderErr error, root string, c discovery.Chart, value
 	}
 	var out []report.Finding
 	for _, v := range violations {
-		file, line := valuesPath, lineOf(filepath.Join(root, valuesPath), v.path)
+		file, line := valuesPath, lineOf(root, valuesPath, v.path)
 		if line == 0 {
-			if l := lineOf(filepath.Join(c.Dir, "values.yaml"), v.path); l > 0 {
+			if l := lineOf(root, c.ID+"/values.yaml", v.path); l > 0 {
 				file, line = c.ID+"/values.yaml", l
 			}
 		}
@@ -126,11 +135,11 @@ func valuesSchemaFindings(renderErr error, root string, c discovery.Chart, value
 
 // mergedValues is what Helm validates: the chart's defaults coalesced with the environment.
 func mergedValues(root string, c discovery.Chart, valuesPath string) (map[string]any, *report.Finding) {
-	vals, f := readValues(filepath.Join(root, valuesPath), valuesPath)
+	vals, f := readValues(root, valuesPath)
 	if f != nil {
 		return nil, f
 	}
-	defaults, f := readValues(filepath.Join(c.Dir, "values.yaml"), c.ID+"/values.yaml")
+	defaults, f := readValues(root, c.ID+"/values.yaml")
 	if f != nil {
 		return nil, f
 	}
@@ -198,9 +207,9 @@ func jsonRoundTrip(v any) (any, error) {
 	return jsonschema.UnmarshalJSON(&buf)
 }
 
-// lineOf finds the line of the key at path in a YAML file; 0 when absent.
-func lineOf(file string, path []string) int {
-	data, err := os.ReadFile(file)
+// lineOf finds the line of the key at path in the YAML file rel; 0 when absent.
+func lineOf(root, rel string, path []string) int {
+	data, err := repofs.ReadFile(root, rel)
 	if err != nil {
 		return 0
 	}

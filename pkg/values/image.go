@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
@@ -90,7 +91,7 @@ func (s *ImageSetter) Run(ctx context.Context) (*ImageResult, error) {
 	if !ok || c.Library() {
 		return nil, fmt.Errorf("unknown service %q: no chart %s (services: %v)", s.Service, id, services(repo))
 	}
-	defaults, err := readFile(c.Dir, "values.yaml")
+	defaults, err := readFile(repo.Root, id+"/values.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,9 @@ func (s *ImageSetter) Run(ctx context.Context) (*ImageResult, error) {
 		}
 	}
 	path := filepath.Join(repo.Root, filepath.FromSlash(rel))
-	orig, err := os.ReadFile(path)
+	// Read through repofs: the file written back below is then known to be a regular file
+	// of the repository, not a link to one elsewhere.
+	orig, err := repofs.ReadFile(repo.Root, rel)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +197,7 @@ func newErrors(before, after *report.Report) []report.Finding {
 
 // overrides lists environments where the image differs from the one just set.
 func (s *ImageSetter) overrides(repo *discovery.Repo, c discovery.Chart, tagPath, digestPath Path) []string {
-	defaults, err := readFile(c.Dir, "values.yaml")
+	defaults, err := readFile(repo.Root, c.ID+"/values.yaml")
 	if err != nil {
 		return nil
 	}
@@ -235,8 +238,9 @@ func services(repo *discovery.Repo) []string {
 	return out
 }
 
-func readFile(dir, rel string) (map[string]any, error) {
-	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+// readFile reads the values file rel of the repository at root; missing is empty.
+func readFile(root, rel string) (map[string]any, error) {
+	data, err := repofs.ReadFile(root, rel)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]any{}, nil
 	}

@@ -10,8 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/diff"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
@@ -77,7 +76,7 @@ func Check(root, baseRev string, base, head []*render.Result) (*report.Report, e
 			continue // a new or removed chart has nothing to bump; git-sourced charts no tag
 		}
 		file := id + "/Chart.yaml"
-		line := lineOf(filepath.Join(root, file), regexp.MustCompile(`^version:`))
+		line := lineOf(root, file, regexp.MustCompile(`^version:`))
 		b, errB := semver.NewVersion(bv)
 		h, errH := semver.NewVersion(hv)
 		switch {
@@ -163,7 +162,7 @@ func pinning(head []*render.Result, name string) []pin {
 func locatePin(root string, p pin) (string, int) {
 	for _, name := range []string{"values-" + PinnedEnv + ".yaml", "values.yaml"} {
 		rel := p.chartDir + "/" + name
-		data, err := os.ReadFile(filepath.Join(root, rel))
+		data, err := repofs.ReadFile(root, rel)
 		if err != nil {
 			continue
 		}
@@ -194,9 +193,9 @@ func locatePin(root string, p pin) (string, int) {
 	return "", 0
 }
 
-// lineOf returns the 1-based line of the first line matching re, or 0.
-func lineOf(path string, re *regexp.Regexp) int {
-	data, err := os.ReadFile(path)
+// lineOf returns the 1-based line of the first line of root/rel matching re, or 0.
+func lineOf(root, rel string, re *regexp.Regexp) int {
+	data, err := repofs.ReadFile(root, rel)
 	if err != nil {
 		return 0
 	}
