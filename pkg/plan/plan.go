@@ -1,13 +1,19 @@
 // Package plan writes rendered objects as the plan the release manager reviews: one file
 // per object under a stable name, Secret data redacted, written atomically so that a failed
 // run never leaves a half-written directory.
+//
+// Names come from pull requests. pkg/validate already refuses names the API server would
+// reject; this package checks again, on its own, that every file stays inside its chart's
+// directory of the plan, and it never writes through a symbolic link.
 package plan
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
+	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
 )
 
 // Redacted replaces every value of a Secret's data and stringData in the plan.
@@ -74,12 +81,48 @@ func Marshal(chartID, env string, o *render.Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Files returns the plan as file name -> content, for the given renders.
+// maxBase is the longest file name most file systems accept (NAME_MAX).
+const maxBase = 255
+
+// CheckFileName proves that name, a plan file name of chart chartID, is one file directly
+// in the chart's directory: clean, local, <chartID>/<one element>, no NUL, at most maxBase
+// bytes. It guards the plan against rendered names such as "../../../../tmp/x".
+func CheckFileName(chartID, name string) error {
+	if chartID == "" || !filepath.IsLocal(chartID) || path.Clean(chartID) != chartID || strings.ContainsAny(chartID, "\\\x00") {
+		return fmt.Errorf("chart %s is not a clean relative directory", schema.Quote(chartID))
+	}
+	base, ok := strings.CutPrefix(name, chartID+"/")
+	switch {
+	case !ok || base == "" || strings.ContainsAny(base, "/\\\x00") || base == "." || base == "..":
+		return fmt.Errorf("plan file %s is not a file of %s", schema.Quote(name), chartID)
+	case len(base) > maxBase:
+		return fmt.Errorf("plan file %s: name of %d bytes, longer than %d", schema.Quote(name), len(base), maxBase)
+	case path.Clean(name) != name || !filepath.IsLocal(filepath.FromSlash(name)):
+		return fmt.Errorf("plan file %s is not a clean relative path", schema.Quote(name))
+	}
+	return nil
+}
+
+// checkNames proves every name of files is a clean relative path, before anything is written.
+func checkNames(files map[string][]byte) error {
+	for name := range files {
+		if name == "" || path.Clean(name) != name || !filepath.IsLocal(filepath.FromSlash(name)) || strings.ContainsAny(name, "\\\x00") {
+			return fmt.Errorf("plan file %s is not a clean relative path: nothing written", schema.Quote(name))
+		}
+	}
+	return nil
+}
+
+// Files returns the plan as file name -> content, for the given renders. An object whose
+// file would not be a file of its chart's directory is an error naming it.
 func Files(renders []*render.Result) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for _, res := range renders {
 		for _, o := range res.Objects {
 			name := FileName(res.Chart.ID, o)
+			if err := CheckFileName(res.Chart.ID, name); err != nil {
+				return nil, fmt.Errorf("%s in %s: %w", schema.ObjectID(o.Kind, o.Namespace, o.Name), o.Template, err)
+			}
 			if _, dup := files[name]; dup {
 				return nil, fmt.Errorf("two objects map to plan file %s", name)
 			}
@@ -113,11 +156,68 @@ func Stream(w io.Writer, renders []*render.Result) error {
 	return nil
 }
 
+// WriteIn is Write of the plan directory rel inside root (e.g. a repository and
+// "release/dev"). rel must be local, and none of its existing components under root may
+// be a symbolic link: a pull request can commit "release" as a link to anywhere on the
+// runner.
+func WriteIn(root, rel string, files map[string][]byte) error {
+	if !filepath.IsLocal(rel) {
+		return fmt.Errorf("plan directory %s is not inside %s", schema.Quote(rel), root)
+	}
+	if err := noSymlinks(root, filepath.Clean(rel)); err != nil {
+		return err
+	}
+	return write(filepath.Join(root, rel), files)
+}
+
 // Write replaces dir with the plan atomically: the files are written into a temporary
 // sibling directory which is then renamed over dir. If anything fails, dir keeps its
-// previous content.
-func Write(dir string, files map[string][]byte) (err error) {
+// previous content. It refuses to write through a symbolic link: dir and its parent
+// must not be links, nor, when dir is relative, any existing component of it. Use
+// WriteIn to check every component under a repository root.
+func Write(dir string, files map[string][]byte) error {
 	dir = filepath.Clean(dir)
+	var err error
+	if filepath.IsLocal(dir) {
+		err = noSymlinks(".", dir)
+	} else {
+		err = noSymlinks(filepath.Dir(filepath.Dir(dir)), filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)))
+	}
+	if err != nil {
+		return err
+	}
+	return write(dir, files)
+}
+
+// noSymlinks fails when an existing component of rel, walked from base, is a symbolic link.
+func noSymlinks(base, rel string) error {
+	cur := base
+	for _, elem := range strings.Split(filepath.ToSlash(rel), "/") {
+		if elem == "" || elem == "." {
+			continue
+		}
+		cur = filepath.Join(cur, elem)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // the rest is created by the write
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("refusing to write the plan through %s: it is a symbolic link (remove it; the plan directory must be a real directory)", cur)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("refusing to write the plan: %s is not a directory", cur)
+		}
+	}
+	return nil
+}
+
+func write(dir string, files map[string][]byte) (err error) {
+	if err := checkNames(files); err != nil {
+		return err
+	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err

@@ -214,7 +214,7 @@ func (v *Validator) Validate(obj map[string]any) ([]Violation, error) {
 	}
 	ref, ok := v.kinds[apiVersion+" "+kind]
 	if !ok {
-		msg := fmt.Sprintf("no schema for kind %q in %q", kind, apiVersion)
+		msg := fmt.Sprintf("no schema for kind %s in %s", Quote(kind), Quote(apiVersion))
 		if others := v.versionsOf(kind); len(others) > 0 {
 			msg += fmt.Sprintf(" (known in %s)", strings.Join(others, ", "))
 		}

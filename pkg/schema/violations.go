@@ -144,7 +144,7 @@ func collect(e *jsonschema.ValidationError, inst any, out *[]Violation) {
 		sort.Strings(props)
 		for _, p := range props {
 			loc := append(append([]string(nil), e.InstanceLocation...), p)
-			*out = append(*out, Violation{Path: fieldPath(inst, loc), Message: fmt.Sprintf("unknown field %q", p)})
+			*out = append(*out, Violation{Path: fieldPath(inst, loc), Message: "unknown field " + Quote(p)})
 		}
 		return
 	case *kind.Required:
@@ -269,7 +269,7 @@ func leafMessage(k jsonschema.ErrorKind, value any) string {
 	case *kind.Const:
 		return fmt.Sprintf("value %s must be %s", display(k.Got), display(k.Want))
 	case *kind.Pattern:
-		return fmt.Sprintf("value %q does not match pattern %q", k.Got, k.Want)
+		return fmt.Sprintf("value %s does not match pattern %q", Quote(k.Got), k.Want)
 	case *kind.MinLength:
 		return fmt.Sprintf("must be at least %d characters long, got %d", k.Want, k.Got)
 	case *kind.MaxLength:
@@ -301,7 +301,7 @@ func leafMessage(k jsonschema.ErrorKind, value any) string {
 	case *kind.FalseSchema:
 		return "field is not allowed"
 	case *kind.InvalidJsonValue:
-		return fmt.Sprintf("invalid value %v", k.Value)
+		return "invalid value " + Quote(fmt.Sprint(k.Value))
 	default:
 		return strings.ToLower(k.LocalizedString(message.NewPrinter(language.English)))
 	}
@@ -318,14 +318,18 @@ func rat(r *big.Rat) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// display renders a value for a message: strings quoted, others as JSON.
+// display renders a value for a message: strings quoted, others as JSON, either cut to
+// MaxEcho bytes (values come from pull requests).
 func display(v any) string {
 	if s, ok := v.(string); ok {
-		return strconv.Quote(s)
+		return Quote(s)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		b = []byte(fmt.Sprint(v))
+	}
+	if len(b) > MaxEcho {
+		return cut(string(b), MaxEcho) + fmt.Sprintf("...(%d bytes)", len(b))
 	}
 	return string(b)
 }
@@ -400,14 +404,14 @@ func fieldPath(inst any, tokens []string) string {
 			}
 			sb.WriteString(tok)
 		} else {
-			sb.WriteString("[" + strconv.Quote(tok) + "]")
+			sb.WriteString("[" + Quote(tok) + "]")
 		}
 	}
 	return sb.String()
 }
 
 func plainKey(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > MaxEcho {
 		return false
 	}
 	for _, r := range s {

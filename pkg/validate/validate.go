@@ -1,7 +1,9 @@
 // Package validate is the pipeline every verb shares: discover the charts, render every
-// chart in every environment in parallel, check each rendered object strictly against
-// the Kubernetes OpenAPI and the CRDs (those in the schema set and those the charts emit),
-// then run the policies (pkg/policy) on each environment as a whole.
+// chart in every environment in parallel, check each rendered object's name and namespace
+// as the API server does for its kind (an object with an invalid one is reported and
+// dropped), check each object strictly against the Kubernetes OpenAPI and the CRDs (those
+// in the schema set and those the charts emit), then run the policies (pkg/policy) on each
+// environment as a whole.
 package validate
 
 import (
@@ -86,6 +88,7 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 
+	checkNames(renders)
 	if err := checkSchemas(ctx, schemas, envs, renders, v.parallelism()); err != nil {
 		return nil, err
 	}
@@ -110,8 +113,36 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 		rep.Findings = append(rep.Findings, findings...)
 		rep.Rules = policy.RuleInfos()
 	}
+	// Object IDs are built from rendered names by every stage; bound them in one place so
+	// that no output (annotations, summaries, SARIF) repeats a huge or unprintable name.
+	for i := range rep.Findings {
+		rep.Findings[i].Object = schema.BoundID(rep.Findings[i].Object)
+	}
 	rep.Sort()
 	return &Result{Repo: repo, Renders: renders, Report: rep}, nil
+}
+
+// checkNames reports, as schema-stage errors, every object whose metadata.name or
+// metadata.namespace the API server would reject for its kind, and drops it from the
+// render: names become plan file names, comment lines and annotations, so no later stage
+// (policies, plan, diff, catalog) sees a name Kubernetes does not accept. The report
+// fails, so nothing is written or published.
+func checkNames(renders []*render.Result) {
+	for _, res := range renders {
+		kept := res.Objects[:0]
+		for _, o := range res.Objects {
+			violations := schema.ValidateNames(o.APIVersion, o.Kind, o.Namespace, o.Name)
+			for _, vi := range violations {
+				res.Findings = append(res.Findings, report.Finding{Severity: report.Error, Rule: schema.NameRule,
+					Chart: res.Chart.ID, Env: res.Env, File: o.Template, Object: schema.ObjectID(o.Kind, o.Namespace, o.Name),
+					Path: vi.Path, Message: vi.Message})
+			}
+			if len(violations) == 0 {
+				kept = append(kept, o)
+			}
+		}
+		res.Objects = kept
+	}
 }
 
 // checkSchemas validates every object against the schema set extended, per environment,
@@ -151,11 +182,11 @@ func checkSchemas(ctx context.Context, base *schema.Validator, envs []string, re
 			for _, o := range res.Objects {
 				violations, err := perEnv[res.Env].Validate(o.Body)
 				if err != nil {
-					return fmt.Errorf("validate %s %s in %s/%s: %w", o.APIVersion, o.ID(), res.Chart.ID, res.Env, err)
+					return fmt.Errorf("validate %s %s in %s/%s: %w", schema.Quote(o.APIVersion), schema.ObjectID(o.Kind, o.Namespace, o.Name), res.Chart.ID, res.Env, err)
 				}
 				for _, vi := range violations {
 					found = append(found, report.Finding{Severity: report.Error, Rule: "schema",
-						Chart: res.Chart.ID, Env: res.Env, File: o.Template, Object: o.ID(), Path: vi.Path, Message: vi.Message})
+						Chart: res.Chart.ID, Env: res.Env, File: o.Template, Object: schema.ObjectID(o.Kind, o.Namespace, o.Name), Path: vi.Path, Message: vi.Message})
 				}
 			}
 			mu.Lock()

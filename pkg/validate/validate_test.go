@@ -187,3 +187,100 @@ func BenchmarkPolicies(b *testing.B) {
 		}
 	}
 }
+
+// TestHostileNames: a rendered name or namespace the API server would reject is a
+// schema-stage error located at its template and field, with a bounded, escaped message,
+// and the object goes no further (no plan file, policy or diff sees it).
+func TestHostileNames(t *testing.T) {
+	configMap := func(name, namespace string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: " + namespace + "\ndata: {}\n"
+	}
+	tests := []struct {
+		name, template string
+		wantPath       string // "" when the name is valid
+		wantMessage    string
+	}{
+		{"traversal", configMap(`"../../../../tmp/x"`, "demo"), "metadata.name", "DNS-1123 subdomain"},
+		{"slash", configMap("a/b", "demo"), "metadata.name", `"a/b" is invalid`},
+		{"upper case", configMap("Demo", "demo"), "metadata.name", "DNS-1123 subdomain"},
+		{"10 MB", configMap(`{{ repeat 10485760 "a" }}`, "demo"), "metadata.name", "...(10485760 bytes)"},
+		{"NUL", configMap(`"a\0b"`, "demo"), "metadata.name", `"a\x00b" is invalid`},
+		{"newline", configMap(`"a\n::add-mask::b"`, "demo"), "metadata.name", `"a\n::add-mask::b" is invalid`},
+		{"CRLF", configMap(`"demo\r\n"`, "demo"), "metadata.name", `"demo\r\n" is invalid`},
+		{"unicode", configMap(`"dеmo"`, "demo"), "metadata.name", "DNS-1123 subdomain"},
+		{"colons in a configmap", configMap(`"system:foo"`, "demo"), "metadata.name", "DNS-1123 subdomain"},
+		{"traversal namespace", configMap("demo", `"../../etc"`), "metadata.namespace", "DNS-1123 label"},
+		{"service with a dot", "apiVersion: v1\nkind: Service\nmetadata:\n  name: a.b\n  namespace: demo\nspec:\n  ports: [{port: 80}]\n",
+			"metadata.name", "DNS-1035 label"},
+		{"clusterrole with colons", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: system:foo\nrules: []\n", "", ""},
+		{"clusterrole traversal", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: ../x\nrules: []\n",
+			"metadata.name", "path segment"},
+	}
+	const file = "app/demo/templates/hostile.yaml"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := testutil.Repo(t, "testdata/base")
+			testutil.WriteFile(t, root, file, tt.template)
+			res, err := (&Validator{Root: root, SkipPolicies: true}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []report.Finding
+			for _, f := range res.Report.Findings {
+				if f.Rule == "name" {
+					got = append(got, f)
+				}
+				if len(f.String()) > 1000 {
+					t.Errorf("finding of %d bytes: %.300s", len(f.String()), f.String())
+				}
+			}
+			for _, r := range res.Renders {
+				for _, o := range r.Objects {
+					if o.Template == file && tt.wantPath != "" {
+						t.Errorf("%s: the object with an invalid name was kept", r.Env)
+					}
+				}
+			}
+			if tt.wantPath == "" {
+				if len(got) > 0 {
+					t.Errorf("valid name reported: %s", list(got))
+				}
+				return
+			}
+			if len(got) != 2 { // dev and prd
+				t.Fatalf("got %d name findings, want 2:\n%s", len(got), list(got))
+			}
+			for _, f := range got {
+				if f.Severity != report.Error || f.File != file || f.Path != tt.wantPath || !strings.Contains(f.Message, tt.wantMessage) {
+					t.Errorf("got %.400s\nwant error in %s at %s: ...%s...", f, file, tt.wantPath, tt.wantMessage)
+				}
+				if strings.ContainsAny(f.Object+f.Message, "\x00\r\n") {
+					t.Errorf("control character in %q / %q", f.Object, f.Message)
+				}
+			}
+		})
+	}
+}
+
+// TestFindingObjectsAreBounded: object IDs of findings built by other stages from raw names
+// (here the renderer's duplicate check) are bounded before the report is returned.
+func TestFindingObjectsAreBounded(t *testing.T) {
+	root := testutil.Repo(t, "testdata/base")
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ repeat 1048576 \"a\" }}\n  namespace: demo\n"
+	testutil.WriteFile(t, root, "app/demo/templates/one.yaml", cm)
+	testutil.WriteFile(t, root, "app/demo/templates/two.yaml", cm)
+	res, err := (&Validator{Root: root, SkipPolicies: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := false
+	for _, f := range res.Report.Findings {
+		dup = dup || f.Rule == "duplicate"
+		if len(f.Object) > 400 {
+			t.Errorf("%s finding has an object ID of %d bytes", f.Rule, len(f.Object))
+		}
+	}
+	if !dup {
+		t.Errorf("no duplicate finding:\n%s", list(res.Report.Findings))
+	}
+}
