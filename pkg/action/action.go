@@ -15,11 +15,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/catalog"
 	"github.com/microservices-manifests/microservices-manifests/pkg/diff"
 	"github.com/microservices-manifests/microservices-manifests/pkg/github"
@@ -86,8 +88,13 @@ func (a *Action) inputs(gha *githubactions.Action) (*Inputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range secrets {
-		gha.AddMask(v)
+	names := make([]string, 0, len(secrets))
+	for name := range secrets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		maskValue(gha, secrets[name])
 	}
 	in.Secrets = secrets
 	if s := gha.GetInput("dry-run"); s != "" {
@@ -103,19 +110,50 @@ func (a *Action) inputs(gha *githubactions.Action) (*Inputs, error) {
 	return in, nil
 }
 
-// ParseSecrets reads NAME=value lines (blank lines and # comments skipped). Errors never
-// quote a value.
+// maskValue masks a secret in the runner's log. The runner masks line by line, so a
+// multi-line value (a PEM key) is masked as a whole and each of its lines on its own.
+func maskValue(gha *githubactions.Action, v string) {
+	if v == "" {
+		return
+	}
+	gha.AddMask(v)
+	lines := strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' })
+	for _, line := range lines {
+		if line != v && strings.TrimSpace(line) != "" {
+			gha.AddMask(line)
+		}
+	}
+}
+
+// ParseSecrets reads the secrets input: NAME=value lines, and NAME<<DELIMITER blocks
+// closed by a line DELIMITER for multi-line values (GITHUB_ENV's syntax); blank lines and
+// # comments are skipped. A value is kept byte for byte after the first '=': no whitespace
+// is trimmed (a password may begin or end with a space). The one exception is the '\r' of
+// CRLF line endings, dropped from every line: inputs edited on Windows carry it, and a
+// carriage return cannot be typed into a password. Errors never quote a value.
 func ParseSecrets(text string) (map[string]string, error) {
 	out := map[string]string{}
-	for i, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimSuffix(lines[i], "\r")
+		if trimmed := strings.TrimSpace(line); trimmed == "" || strings.HasPrefix(trimmed, "#") {
 			continue
 		}
 		name, value, ok := strings.Cut(line, "=")
+		if h, delim, heredoc := strings.Cut(line, "<<"); heredoc && (!ok || len(h) < len(name)) {
+			start := i + 1
+			var body []string
+			for i++; i < len(lines) && strings.TrimSuffix(lines[i], "\r") != delim; i++ {
+				body = append(body, strings.TrimSuffix(lines[i], "\r"))
+			}
+			if delim == "" || i == len(lines) {
+				return nil, fmt.Errorf("input secrets: line %d: NAME<<DELIMITER is not closed by a line DELIMITER", start)
+			}
+			name, value, ok = h, strings.Join(body, "\n"), true
+		}
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, fmt.Errorf("input secrets: line %d is not NAME=value", i+1)
+			return nil, fmt.Errorf("input secrets: line %d is not NAME=value or NAME<<DELIMITER", i+1)
 		}
 		out[name] = value
 	}
@@ -177,7 +215,43 @@ func ReadEvent(name, path, refName string) (*Event, error) {
 
 // Run runs the command the inputs name. A *FailedError means the command found errors and
 // reported them; other errors are failures of the run itself.
+//
+// The runner reads workflow commands on stderr as well as stdout, and what the action
+// prints there (progress, errors) names charts and objects of the pull request: every line
+// written to Stderr, and the error's message, is escaped (escape.Writer, escape.Block).
+// Bulk text on stdout is printed between stop-commands markers (printData).
 func (a *Action) Run(ctx context.Context) error {
+	log := escape.NewWriter(a.Stderr)
+	safe := *a
+	safe.Stderr = log
+	err := safe.runCommand(ctx)
+	if ferr := log.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil && !errors.As(err, new(*FailedError)) {
+		return &logSafeError{err}
+	}
+	return err
+}
+
+// logSafeError is an error whose message is escaped for the log (main prints it on stderr).
+type logSafeError struct{ err error }
+
+func (e *logSafeError) Error() string { return escape.Block(e.err.Error()) }
+func (e *logSafeError) Unwrap() error { return e.err }
+
+// printData prints text (a diff, the catalog, a comment: text from the pull request) on
+// stdout; on a runner, between stop-commands markers so that no line of it is read as a
+// workflow command.
+func (r *run) printData(text string) error {
+	if r.a.Getenv("GITHUB_ACTIONS") == "true" {
+		return escape.StopCommands(r.a.Stdout, text)
+	}
+	_, err := io.WriteString(r.a.Stdout, text)
+	return err
+}
+
+func (a *Action) runCommand(ctx context.Context) error {
 	gha := githubactions.New(githubactions.WithGetenv(a.Getenv), githubactions.WithWriter(a.Stdout))
 	in, err := a.inputs(gha)
 	if err != nil {
@@ -268,9 +342,11 @@ func (r *run) annotate(rep *report.Report) {
 		if f.Severity < report.Warning {
 			continue
 		}
+		// go-githubactions escapes properties and data for the command syntax; the fields
+		// are escaped first for control characters (a name is one line of a title).
 		fields := map[string]string{}
 		if f.File != "" {
-			fields["file"] = f.File
+			fields["file"] = escape.Line(f.File)
 			if f.Line > 0 {
 				fields["line"] = strconv.Itoa(f.Line)
 			}
@@ -282,7 +358,7 @@ func (r *run) annotate(rep *report.Report) {
 		if f.Chart != "" {
 			title = fmt.Sprintf("%s [%s] %s", f.Chart, f.Env, f.Rule)
 		}
-		fields["title"] = title
+		fields["title"] = escape.Line(title)
 		msg := f.Message
 		if f.Path != "" {
 			msg = f.Path + ": " + msg
@@ -292,9 +368,9 @@ func (r *run) annotate(rep *report.Report) {
 		}
 		g := r.gha.WithFieldsMap(fields)
 		if f.Severity == report.Error {
-			g.Errorf("%s", msg)
+			g.Errorf("%s", escape.Block(msg))
 		} else {
-			g.Warningf("%s", msg)
+			g.Warningf("%s", escape.Block(msg))
 		}
 	}
 }
@@ -309,7 +385,7 @@ func findingsSummary(rep *report.Report) string {
 				fmt.Fprintf(&b, "| … | | %d more in the annotations |\n", len(rep.Findings)-i)
 				break
 			}
-			fmt.Fprintf(&b, "| `%s` | `%s` | %s |\n", f.Location(), f.Object, strings.ReplaceAll(f.Message, "|", `\|`))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", escape.Cell(f.Location()), escape.Cell(f.Object), escape.Text(f.Message))
 		}
 		b.WriteString("\n")
 	}
@@ -381,12 +457,18 @@ func (r *run) plan(ctx context.Context) error {
 		}
 	}
 	p.Base = r.base(ctx, pr)
+	var comment strings.Builder
 	if p.GitHub == nil || p.PR == 0 {
-		p.Comment = r.a.Stdout
+		p.Comment = &comment
 	}
 	res, err := p.Run(ctx)
 	if err != nil {
 		return err
+	}
+	if comment.Len() > 0 {
+		if err := r.printData(comment.String()); err != nil {
+			return err
+		}
 	}
 	r.annotate(res.Report)
 	var dirs []string
@@ -399,24 +481,33 @@ func (r *run) plan(ctx context.Context) error {
 	r.output("committed", strconv.FormatBool(res.Committed))
 	r.output("comment-url", res.CommentURL)
 	r.output("errors", strconv.Itoa(res.Report.Count(report.Error)))
-	sum := "## platform plan\n\n" + findingsSummary(res.Report)
-	switch {
-	case res.Committed:
-		sum += fmt.Sprintf("Committed the plan (%s) as `%s` on `%s`.\n\n", strings.Join(dirs, ", "), short(res.Commit), orNone(p.Branch))
-	case !res.Report.Failed() && !r.in.DryRun:
-		sum += "The plan is unchanged: no commit.\n\n"
-	}
-	if res.CommentURL != "" {
-		sum += fmt.Sprintf("Sticky comment: %s\n\n", res.CommentURL)
-	}
-	if res.Diff != nil {
-		sum += diff.Markdown(res.Diff, 200_000) + "\n"
-	}
-	r.summary(sum)
+	r.summary(planSummary(res, p.Branch, r.in.DryRun))
 	if res.Report.Failed() {
 		return &FailedError{Summary: res.Report.Summary()}
 	}
 	return nil
+}
+
+// planSummary is the step summary of a plan on branch, every value escaped for its place.
+func planSummary(res *PlanResult, branch string, dryRun bool) string {
+	sum := "## platform plan\n\n" + findingsSummary(res.Report)
+	switch {
+	case res.Committed:
+		dirs := make([]string, len(res.Envs))
+		for i, env := range res.Envs {
+			dirs[i] = escape.Code(PlanDir + "/" + env)
+		}
+		sum += fmt.Sprintf("Committed the plan (%s) as %s on %s.\n\n", strings.Join(dirs, ", "), escape.Code(short(res.Commit)), escape.Code(orNone(branch)))
+	case !res.Report.Failed() && !dryRun:
+		sum += "The plan is unchanged: no commit.\n\n"
+	}
+	if res.CommentURL != "" {
+		sum += fmt.Sprintf("Sticky comment: %s\n\n", escape.Text(res.CommentURL))
+	}
+	if res.Diff != nil {
+		sum += diff.Markdown(res.Diff, 200_000) + "\n"
+	}
+	return sum
 }
 
 func (r *run) diff(ctx context.Context) error {
@@ -435,7 +526,11 @@ func (r *run) diff(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := diff.Text(r.a.Stdout, res); err != nil {
+	var text strings.Builder
+	if err := diff.Text(&text, res); err != nil {
+		return err
+	}
+	if err := r.printData(text.String()); err != nil {
 		return err
 	}
 	r.output("changed-charts", jsonList(res.Charts()))
@@ -448,7 +543,11 @@ func (r *run) catalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := catalog.Text(r.a.Stdout, cat); err != nil {
+	var text strings.Builder
+	if err := catalog.Text(&text, cat); err != nil {
+		return err
+	}
+	if err := r.printData(text.String()); err != nil {
 		return err
 	}
 	js, err := json.Marshal(cat)
@@ -467,13 +566,18 @@ func (r *run) publish(ctx context.Context) error {
 	if len(r.in.Environments) != 1 {
 		return errors.New("publish: input environment must name exactly one environment")
 	}
+	// Packages hold the secrets: they go to a registry or nowhere (a dry run), never into
+	// files of the workspace, which later steps and artifacts can read.
+	if !r.in.DryRun && (strings.TrimSpace(r.in.Registry) == "" || strings.HasPrefix(r.in.Registry, publish.LayoutPrefix)) {
+		return errors.New("publish: input registry is required (HOST[/PREFIX], e.g. 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/charts): " +
+			"the action does not write packages, which hold secrets, into the workspace; set dry-run to package without pushing")
+	}
+	// Secrets come from the secrets input only: the container's environment also holds the
+	// runner's tokens and AWS credentials, which a secrets.yaml of a pull request could name.
 	p := &publish.Publisher{Root: r.root, Env: r.in.Environments[0], Registry: r.in.Registry, DryRun: r.in.DryRun, Log: r.a.Stderr,
 		Lookup: func(name string) (string, bool) {
-			if v, ok := r.in.Secrets[name]; ok && v != "" {
-				return v, true
-			}
-			v := r.a.Getenv(name)
-			return v, v != ""
+			v, ok := r.in.Secrets[name]
+			return v, ok && v != ""
 		}}
 	res, err := p.Run(ctx)
 	var verr *publish.ValidationError
@@ -484,17 +588,25 @@ func (r *run) publish(ctx context.Context) error {
 		return err
 	}
 	var pushed []string
-	var b strings.Builder
-	fmt.Fprintf(&b, "## platform publish (%s → %s)\n\n| chart | version | status | reference |\n|---|---|---|---|\n", res.Env, res.Registry)
 	for _, c := range res.Charts {
 		if c.Status == publish.Pushed {
 			pushed = append(pushed, c.Reference)
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | `%s` |\n", c.Chart, c.Version, c.Status, c.Reference)
 	}
 	r.output("pushed", jsonList(pushed))
-	r.summary(b.String())
+	r.summary(publishSummary(res))
 	return nil
+}
+
+// publishSummary is the step summary of a publish: a table of the charts, every value
+// escaped for its cell.
+func publishSummary(res *publish.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## platform publish (%s → %s)\n\n| chart | version | status | reference |\n|---|---|---|---|\n", escape.Text(res.Env), escape.Text(res.Registry))
+	for _, c := range res.Charts {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escape.Cell(c.Chart), escape.Text(c.Version), escape.Text(string(c.Status)), escape.Cell(c.Reference))
+	}
+	return b.String()
 }
 
 func orNone(s string) string {

@@ -3,7 +3,9 @@ package action
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/catalog"
 	"github.com/microservices-manifests/microservices-manifests/pkg/diff"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -14,7 +16,10 @@ const maxFindingsInComment = 50
 
 // CommentBody composes the sticky comment within limit characters: the marker, the
 // validation result, the catalog (collapsed), then the manifest diff, which gets whatever
-// room is left and collapses or drops object diffs to fit.
+// room is left and collapses or drops object diffs to fit. Everything from the repository
+// is escaped for its place (package escape): a name cannot close the comment's <details>,
+// open an HTML comment that hides what follows, fake the marker outside code, mention a
+// team or add an image.
 func CommentBody(res *PlanResult, limit int) string {
 	var head strings.Builder
 	head.WriteString(Marker + "\n## Plan\n\n")
@@ -22,23 +27,25 @@ func CommentBody(res *PlanResult, limit int) string {
 	if rep.Failed() {
 		fmt.Fprintf(&head, "> [!CAUTION]\n> Validation failed: %s. The plan was **not** committed.\n\n", rep.Summary())
 		n := 0
-		head.WriteString("```\n")
+		var findings strings.Builder
 		for _, f := range rep.Findings {
 			if f.Severity != report.Error {
 				continue
 			}
 			if n == maxFindingsInComment {
-				fmt.Fprintf(&head, "... and %d more (see the annotations)\n", rep.Count(report.Error)-n)
+				fmt.Fprintf(&findings, "... and %d more (see the annotations)\n", rep.Count(report.Error)-n)
 				break
 			}
-			head.WriteString(f.String() + "\n")
+			// Finding.String is one line, escaped; the fence is longer than any run of
+			// backticks a message holds.
+			findings.WriteString(f.String() + "\n")
 			n++
 		}
-		head.WriteString("```\n\n")
+		head.WriteString(escape.Fenced("", findings.String()) + "\n")
 	} else {
 		dirs := make([]string, 0, len(res.Envs))
 		for _, env := range res.Envs {
-			dirs = append(dirs, "`"+PlanDir+"/"+env+"/`")
+			dirs = append(dirs, escape.Code(PlanDir+"/"+env+"/"))
 		}
 		fmt.Fprintf(&head, "Validated: %s. The plan is in %s (%d files).\n\n", rep.Summary(), strings.Join(dirs, ", "), len(res.Files))
 	}
@@ -60,8 +67,13 @@ func CommentBody(res *PlanResult, limit int) string {
 	}
 	body += tail.String()
 	if len(body) > limit {
-		// Only a huge catalog or findings list gets here.
-		body = body[:limit-len("\n…\n")] + "\n…\n"
+		// Only a huge catalog or findings list gets here. The cut is on a character
+		// boundary: GitHub refuses invalid UTF-8.
+		cut := limit - len("\n…\n")
+		for cut > 0 && !utf8.RuneStart(body[cut]) {
+			cut--
+		}
+		body = body[:cut] + "\n…\n"
 	}
 	return body
 }

@@ -163,6 +163,9 @@ func (p *Planner) Run(ctx context.Context) (*PlanResult, error) {
 			return nil, err
 		}
 		res.CommentURL = cm.URL
+		for _, f := range cm.Foreign {
+			logf("ignored comment %d by %s on #%d: it holds the plan's marker but this token did not write it", f.ID, f.Author, p.PR)
+		}
 		switch {
 		case cm.Created:
 			logf("commented on #%d: %s", p.PR, cm.URL)
@@ -227,7 +230,7 @@ func (p *Planner) commit(ctx context.Context, res *PlanResult) error {
 				files[rest] = data
 			}
 		}
-		if err := plan.Write(filepath.Join(p.Root, PlanDir, env), files); err != nil {
+		if err := plan.WriteIn(p.Root, filepath.Join(PlanDir, env), files); err != nil {
 			return fmt.Errorf("write %s: %w", prefix, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
@@ -45,12 +46,17 @@ func row(s Service) []string {
 
 var header = []string{"SERVICE", "NAMESPACE", "REGISTRY", "REPOSITORY", "TAG", "CONTAINER PORTS", "SERVICE PORTS", "NODEGROUP", "DATABASE", "QUEUES", "APPLICATION"}
 
-// Text prints one aligned table with an ENV column.
+// Text prints one aligned table with an ENV column. Every cell is escaped (escape.Line):
+// a tab or a newline in a name cannot shift the columns or add a line to the log.
 func Text(w io.Writer, c *Catalog) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENV\t"+strings.Join(header, "\t"))
 	for _, s := range c.Services {
-		fmt.Fprintln(tw, s.Env+"\t"+strings.Join(row(s), "\t"))
+		cells := append([]string{s.Env}, row(s)...)
+		for i, cell := range cells {
+			cells[i] = escape.Line(cell)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -63,6 +69,7 @@ func JSON(w io.Writer, c *Catalog) error {
 }
 
 // Markdown is one table per environment, for the README and the pull-request comment.
+// Every cell is an escaped code span (escape.Cell), every environment name escaped text.
 func Markdown(c *Catalog) string {
 	var b strings.Builder
 	cols := []string{"service", "namespace", "registry", "repository", "tag", "container ports", "service ports", "nodegroup", "database", "queues", "application"}
@@ -70,7 +77,7 @@ func Markdown(c *Catalog) string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "**%s**\n\n| %s |\n|%s\n", env, strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
+		fmt.Fprintf(&b, "**%s**\n\n| %s |\n|%s\n", escape.Text(env), strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
 		for _, s := range c.Services {
 			if s.Env != env {
 				continue
@@ -78,7 +85,7 @@ func Markdown(c *Catalog) string {
 			cells := row(s)
 			for j, cell := range cells {
 				if cell != "-" {
-					cells[j] = "`" + strings.ReplaceAll(cell, "|", `\|`) + "`"
+					cells[j] = escape.Cell(cell)
 				}
 			}
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))

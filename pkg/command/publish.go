@@ -26,7 +26,8 @@ HOST/PREFIX/<chart dir>:<chart version> (e.g. .../charts/app/account:0.1.0).
 An ECR host (<account>.dkr.ecr.<region>.amazonaws.com) is authorized with
 ecr:GetAuthorizationToken using the AWS credentials of the environment (on GitHub, the OIDC
 role); other registries use the Docker configuration. Without --registry the charts go to
-local OCI layouts under .cache/oci/ENV/. A version that already exists with other content
+local OCI layouts under .cache/oci/ENV/ (oci-layout:.cache/oci), readable by you only; an
+empty --registry is refused. A version that already exists with other content
 is refused; with the same content it is reported unchanged.
 
 Stdout: one pushed reference per chart (HOST/PREFIX/<chart>:<version>@sha256:...), or the
@@ -61,7 +62,7 @@ JSON result with --output json. Secret values never appear in any output.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&p.Env, "env", "e", "", "environment whose values and secrets are baked in (required)")
-	f.StringVar(&p.Registry, "registry", "", "registry HOST[/PREFIX] (default: OCI layouts under .cache/oci/ENV)")
+	f.StringVar(&p.Registry, "registry", publish.LocalLayout, "registry HOST[/PREFIX], or oci-layout:DIR for local OCI layouts under DIR/ENV (0700)")
 	f.StringSliceVarP(&p.Charts, "chart", "c", nil, "chart(s) by directory, e.g. app/account (default: every chart under app/ and infra/)")
 	f.BoolVar(&p.DryRun, "dry-run", false, "validate, read the secrets and package, but contact no registry")
 	f.BoolVar(&p.PlainHTTP, "plain-http", false, "use HTTP, not HTTPS, for the registry (a registry on 127.0.0.1)")

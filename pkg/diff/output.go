@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
@@ -24,17 +25,19 @@ func Format(name string) (Writer, error) { return formats.Writer(name) }
 // FormatNames lists the output formats, sorted.
 func FormatNames() []string { return formats.Names() }
 
-// Text prints a header line per change and its unified diff, then the summary.
+// Text prints a header line per change and its unified diff, then the summary. Names are
+// escaped (escape.Line) and so is every line of a diff (escape.Block): the objects come
+// from the pull request, and this text may be read by the runner as workflow commands.
 func Text(w io.Writer, r *Result) error {
 	var b strings.Builder
 	for _, v := range r.Versions {
-		fmt.Fprintf(&b, "version %s: %s -> %s\n", v.Chart, orDash(v.Base), orDash(v.Head))
+		fmt.Fprintf(&b, "version %s: %s -> %s\n", escape.Line(v.Chart), escape.Line(orDash(v.Base)), escape.Line(orDash(v.Head)))
 	}
 	for _, c := range r.Changes {
-		fmt.Fprintf(&b, "%s [%s] %s %s (%s)\n", c.Action, c.Env, c.Chart, c.Object(), c.APIVersion)
-		b.WriteString(c.Diff)
+		fmt.Fprintf(&b, "%s [%s] %s %s (%s)\n", escape.Line(string(c.Action)), escape.Line(c.Env), escape.Line(c.Chart), escape.Line(c.Object()), escape.Line(c.APIVersion))
+		b.WriteString(escape.Block(c.Diff))
 	}
-	b.WriteString(r.Summary() + "\n")
+	b.WriteString(escape.Line(r.Summary()) + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -52,18 +55,23 @@ const MaxObjectDiff = 12000
 // Markdown renders the result for a pull-request comment: a summary table per environment,
 // chart version changes, then one collapsed <details> block per changed object. When limit
 // is positive the text stays within limit characters: object blocks that do not fit are
-// left out and a note says how many and where to see them.
+// left out and a note says how many and where to see them. Every name, version and ref is
+// escaped for its place (package escape): they come from the pull request.
 func Markdown(r *Result, limit int) string {
 	var head strings.Builder
-	fmt.Fprintf(&head, "**Manifest diff** `%s` → `%s`: %d added, %d removed, %d changed, %d unchanged objects (%s).\n\n",
-		r.Base, r.Head, r.Count(Added), r.Count(Removed), r.Count(Changed), r.Unchanged, strings.Join(r.Envs, ", "))
+	envs := make([]string, len(r.Envs))
+	for i, e := range r.Envs {
+		envs[i] = escape.Text(e)
+	}
+	fmt.Fprintf(&head, "**Manifest diff** %s → %s: %d added, %d removed, %d changed, %d unchanged objects (%s).\n\n",
+		escape.Code(r.Base), escape.Code(r.Head), r.Count(Added), r.Count(Removed), r.Count(Changed), r.Unchanged, strings.Join(envs, ", "))
 	if r.BaseErrors+r.HeadErrors > 0 {
 		fmt.Fprintf(&head, "> [!WARNING]\n> Validation errors: %d in the base, %d in the head; objects of charts that failed to render are missing from that side. Run `platform validate`.\n\n", r.BaseErrors, r.HeadErrors)
 	}
 	if len(r.Versions) > 0 {
 		head.WriteString("| chart | version |\n|---|---|\n")
 		for _, v := range r.Versions {
-			fmt.Fprintf(&head, "| `%s` | %s → %s |\n", v.Chart, orDash(v.Base), orDash(v.Head))
+			fmt.Fprintf(&head, "| %s | %s → %s |\n", escape.Cell(v.Chart), escape.Text(orDash(v.Base)), escape.Text(orDash(v.Head)))
 		}
 		head.WriteString("\n")
 	}
@@ -73,7 +81,7 @@ func Markdown(r *Result, limit int) string {
 	}
 	head.WriteString("| env | chart | object | change | lines |\n|---|---|---|---|---|\n")
 	for _, c := range r.Changes {
-		fmt.Fprintf(&head, "| %s | `%s` | `%s` | %s | +%d −%d |\n", c.Env, c.Chart, c.Object(), c.Action, c.AddedLines, c.RemovedLines)
+		fmt.Fprintf(&head, "| %s | %s | %s | %s | +%d −%d |\n", escape.Text(c.Env), escape.Cell(c.Chart), escape.Cell(c.Object()), escape.Text(string(c.Action)), c.AddedLines, c.RemovedLines)
 	}
 	head.WriteString("\n")
 
@@ -103,12 +111,10 @@ func detailsBlock(c Change) string {
 		cut := strings.LastIndex(d[:MaxObjectDiff], "\n") + 1
 		d = d[:cut] + fmt.Sprintf("... %d more lines of this diff not shown\n", strings.Count(d[cut:], "\n"))
 	}
-	fence := "```"
-	for strings.Contains(d, fence) {
-		fence += "`"
-	}
-	return fmt.Sprintf("<details><summary>%s <code>%s</code> <code>%s</code> [%s]</summary>\n\n%sdiff\n%s%s\n\n</details>\n",
-		c.Action, c.Chart, c.Object(), c.Env, fence, d, fence)
+	// The diff's fence is longer than any run of backticks in it (escape.Fenced): a value
+	// holding ``` cannot close it and turn the rest of the comment into Markdown.
+	return fmt.Sprintf("<details><summary>%s <code>%s</code> <code>%s</code> [%s]</summary>\n\n%s\n</details>\n",
+		escape.HTML(string(c.Action)), escape.HTML(c.Chart), escape.HTML(c.Object()), escape.HTML(c.Env), escape.Fenced("diff", d))
 }
 
 func omitted(n int) string {

@@ -2,7 +2,7 @@
 // client: it commits files onto a branch with the Git Data API (blobs, a tree on top of
 // the branch head's tree, a commit whose parent is the head, a fast-forward ref update:
 // never a force-push), and keeps one sticky comment per pull request, found by a hidden
-// marker, up to date.
+// marker and written by the token's own identity, up to date.
 package github
 
 import (
@@ -14,9 +14,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	gh "github.com/google/go-github/v57/github"
 )
@@ -29,6 +33,10 @@ type Client struct {
 	API   *gh.Client
 	Owner string
 	Repo  string
+
+	// mu guards identity, the token's own account, looked up once per client.
+	mu       sync.Mutex
+	identity *Identity
 }
 
 // New returns a client for "owner/name" at apiURL (GITHUB_API_URL; empty means
@@ -101,7 +109,7 @@ func (c *Client) CommitFiles(ctx context.Context, branch string, prefixes []stri
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		if !underAny(p, prefixes) {
-			return nil, fmt.Errorf("file %s is outside %s", p, strings.Join(prefixes, ", "))
+			return nil, fmt.Errorf("file %s is not a clean path inside %s", quote(p), strings.Join(prefixes, ", "))
 		}
 		paths = append(paths, p)
 	}
@@ -165,13 +173,50 @@ func (c *Client) CommitFiles(ctx context.Context, branch string, prefixes []stri
 	return res, nil
 }
 
+// underAny reports whether p is a clean repository path strictly inside one of the
+// directories prefixes. The paths come from rendered object names, so a string prefix is
+// not enough: "release/dev/../../.github/workflows/x.yml" starts with "release/dev/".
 func underAny(p string, prefixes []string) bool {
+	if !cleanPath(p) {
+		return false
+	}
 	for _, pre := range prefixes {
-		if strings.HasPrefix(p, strings.TrimSuffix(pre, "/")+"/") {
+		pre = strings.TrimSuffix(pre, "/")
+		if cleanPath(pre) && strings.HasPrefix(p, pre+"/") {
 			return true
 		}
 	}
 	return false
+}
+
+// cleanPath reports whether p is a relative, clean, slash-separated path of printable
+// characters: what path.Clean leaves unchanged, with no empty, "." or ".." element, no
+// backslash (a separator on Windows checkouts), no ".git" element and no control or
+// format character.
+func cleanPath(p string) bool {
+	if p == "" || path.IsAbs(p) || path.Clean(p) != p || !utf8.ValidString(p) {
+		return false
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.EqualFold(seg, ".git") {
+			return false
+		}
+	}
+	for _, r := range p {
+		if r == '\\' || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// quote is a path or name for an error message: quoted, escaped, bounded.
+func quote(s string) string {
+	const max = 200
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // CommentResult says what UpsertComment did.
@@ -180,11 +225,109 @@ type CommentResult struct {
 	URL     string
 	Created bool
 	Updated bool
+	// Foreign lists the comments that hold the marker but were written by someone else
+	// than the token's identity: never edited, reported so the caller can log them.
+	Foreign []ForeignComment
+}
+
+// ForeignComment is a comment holding the marker that the token's identity did not write.
+type ForeignComment struct {
+	ID     int64
+	Author string
+	URL    string
+}
+
+// Identity is the account a token acts as: "github-actions[bot]" (a Bot) for a workflow's
+// GITHUB_TOKEN, the app's "<slug>[bot]" for another installation token, the user for a
+// personal access token.
+type Identity struct {
+	Login string
+	// Bot is true for an app's installation token (the login ends in "[bot]").
+	Bot bool
+}
+
+// Wrote reports whether user, the author of a comment as the REST API gives it, is this
+// identity. Logins are unique whatever their case; a bot login ("[bot]" cannot be part of
+// a user's login) must also come with the type Bot.
+func (id *Identity) Wrote(user *gh.User) bool {
+	if id == nil || id.Login == "" || user == nil || !strings.EqualFold(user.GetLogin(), id.Login) {
+		return false
+	}
+	return (user.GetType() == "Bot") == id.Bot
+}
+
+// graphQLURL is the GraphQL endpoint next to the REST one: https://api.github.com/graphql
+// for https://api.github.com/, https://HOST/api/graphql for GHES's https://HOST/api/v3/.
+func graphQLURL(base *url.URL) string {
+	u := *base
+	if rest, ok := strings.CutSuffix(u.Path, "/api/v3/"); ok {
+		u.Path = rest + "/api/graphql"
+	} else {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/graphql"
+	}
+	u.RawPath = ""
+	return u.String()
+}
+
+// Identity returns the account the client's token acts as, looked up once. GitHub's
+// GraphQL viewer answers for every kind of token (an installation token's viewer is its
+// bot, "github-actions[bot]" for GITHUB_TOKEN); REST GET /user, which answers 403 for an
+// installation token, is the fallback for a personal access token without GraphQL. When
+// neither answers the error says so: the caller must then edit nothing.
+func (c *Client) Identity(ctx context.Context) (*Identity, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.identity != nil {
+		return c.identity, nil
+	}
+	login, gqlErr := c.viewerLogin(ctx)
+	if gqlErr == nil {
+		c.identity = &Identity{Login: login, Bot: strings.HasSuffix(login, "[bot]")}
+		return c.identity, nil
+	}
+	user, _, restErr := c.API.Users.Get(ctx, "")
+	if restErr == nil && user.GetLogin() != "" {
+		c.identity = &Identity{Login: user.GetLogin(), Bot: user.GetType() == "Bot"}
+		return c.identity, nil
+	}
+	if restErr == nil {
+		restErr = errors.New("no login in the answer")
+	}
+	return nil, fmt.Errorf("find the token's identity (GraphQL viewer: %v; GET /user: %v): refusing to edit comments whose author is unknown", gqlErr, restErr)
+}
+
+func (c *Client) viewerLogin(ctx context.Context) (string, error) {
+	req, err := c.API.NewRequest(http.MethodPost, graphQLURL(c.API.BaseURL), map[string]string{"query": "query { viewer { login } }"})
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Data struct {
+			Viewer struct {
+				Login string `json:"login"`
+			} `json:"viewer"`
+		} `json:"data"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if _, err := c.API.Do(ctx, req, &out); err != nil {
+		return "", err
+	}
+	if len(out.Errors) > 0 {
+		return "", fmt.Errorf("graphql: %s", quote(out.Errors[0].Message))
+	}
+	if out.Data.Viewer.Login == "" {
+		return "", errors.New("graphql: no viewer login in the answer")
+	}
+	return out.Data.Viewer.Login, nil
 }
 
 // UpsertComment keeps one comment holding marker on issue or pull request number: the
-// first comment containing marker is edited (when its body differs), else a comment is
-// created. body must contain marker and fit MaxCommentLength.
+// first comment containing marker that the token's own identity wrote is edited (when its
+// body differs), else a comment is created. A comment holding the marker written by anyone
+// else is never edited (anyone who can comment could otherwise own "the plan"); it is
+// listed in the result's Foreign. body must contain marker and fit MaxCommentLength.
 func (c *Client) UpsertComment(ctx context.Context, number int, marker, body string) (*CommentResult, error) {
 	if !strings.Contains(body, marker) {
 		return nil, errors.New("comment body lacks its marker")
@@ -192,6 +335,11 @@ func (c *Client) UpsertComment(ctx context.Context, number int, marker, body str
 	if n := len([]rune(body)); n > MaxCommentLength {
 		return nil, fmt.Errorf("comment is %d characters, GitHub allows %d", n, MaxCommentLength)
 	}
+	me, err := c.Identity(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("comment on #%d: %w", number, err)
+	}
+	var foreign []ForeignComment
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
 	for {
 		comments, resp, err := c.API.Issues.ListComments(ctx, c.Owner, c.Repo, number, opts)
@@ -202,7 +350,11 @@ func (c *Client) UpsertComment(ctx context.Context, number int, marker, body str
 			if !strings.Contains(cm.GetBody(), marker) {
 				continue
 			}
-			res := &CommentResult{ID: cm.GetID(), URL: cm.GetHTMLURL()}
+			if !me.Wrote(cm.GetUser()) {
+				foreign = append(foreign, ForeignComment{ID: cm.GetID(), Author: cm.GetUser().GetLogin(), URL: cm.GetHTMLURL()})
+				continue
+			}
+			res := &CommentResult{ID: cm.GetID(), URL: cm.GetHTMLURL(), Foreign: foreign}
 			if cm.GetBody() == body {
 				return res, nil
 			}
@@ -221,7 +373,7 @@ func (c *Client) UpsertComment(ctx context.Context, number int, marker, body str
 	if err != nil {
 		return nil, fmt.Errorf("comment on #%d: %w", number, err)
 	}
-	return &CommentResult{ID: cm.GetID(), URL: cm.GetHTMLURL(), Created: true}, nil
+	return &CommentResult{ID: cm.GetID(), URL: cm.GetHTMLURL(), Created: true, Foreign: foreign}, nil
 }
 
 // PullRequest is what the plan needs to know of a pull request.

@@ -126,8 +126,15 @@ type Registry struct {
 	Layout string
 }
 
-// ParseRegistry reads "HOST[/PREFIX]", with or without oci://.
+// ParseRegistry reads "HOST[/PREFIX]", with or without oci://, or "oci-layout:DIR"
+// (LayoutPrefix) for local layouts.
 func ParseRegistry(s string) (Registry, error) {
+	if dir, ok := strings.CutPrefix(s, LayoutPrefix); ok {
+		if dir == "" {
+			return Registry{}, fmt.Errorf("registry %q: want %sDIR", s, LayoutPrefix)
+		}
+		return Registry{Layout: filepath.Clean(filepath.FromSlash(dir))}, nil
+	}
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "oci://"), "/")
 	host, prefix, _ := strings.Cut(s, "/")
 	if host == "" || strings.ContainsAny(host, " @") {
@@ -211,7 +218,7 @@ func ecrCredential(ctx context.Context, region, endpoint string) (auth.Credentia
 func (p *Publisher) target(ctx context.Context, reg Registry, name string, cred auth.CredentialFunc) (oras.Target, error) {
 	if reg.Host == "" {
 		dir := reg.Repository(name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
 		return oci.NewWithContext(ctx, dir)

@@ -35,16 +35,27 @@ import (
 // that use them; the GitOps tree (deploy/argocd) is read from git by ArgoCD.
 var Roots = []string{"app", "infra"}
 
-// LayoutDir is where charts go without a registry (the embedded default), relative to the
-// repository root: one OCI image layout per chart under .cache/oci/<env>/<chart ID>.
+// LayoutDir is the directory of the local OCI layouts of LocalLayout, relative to the
+// repository root.
 const LayoutDir = ".cache/oci"
+
+// LayoutPrefix marks a Registry that is a local directory of OCI image layouts,
+// "oci-layout:DIR": one layout per chart under DIR/<env>/<chart name>, DIR relative to the
+// repository root unless absolute. The layouts hold the secrets baked into the packages:
+// they are written 0700/0600, and only when asked for by name.
+const LayoutPrefix = "oci-layout:"
+
+// LocalLayout is the local layouts under LayoutDir: the CLI's default registry, for
+// development (make up). The action never uses it.
+const LocalLayout = LayoutPrefix + LayoutDir
 
 // Publisher publishes the charts of one environment.
 type Publisher struct {
 	Root string
 	Env  string
-	// Registry is "HOST[/PREFIX]"; charts go to HOST/PREFIX/<chart ID>:<version>. Empty
-	// means the local OCI layouts under LayoutDir.
+	// Registry is "HOST[/PREFIX]"; charts go to HOST/PREFIX/<chart ID>:<version>; or
+	// "oci-layout:DIR" (LayoutPrefix) for local OCI layouts. It is required unless DryRun:
+	// packages hold secrets and are never written to a place nobody named.
 	Registry string
 	// Charts selects charts by ID; empty means every application chart under Roots.
 	Charts []string
@@ -139,6 +150,19 @@ func (p *Publisher) Run(ctx context.Context) (*Result, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	// The destination is known, or nothing is read: no secret is resolved for a publish
+	// that has nowhere to go.
+	var reg Registry
+	switch {
+	case p.Registry != "":
+		var err error
+		if reg, err = ParseRegistry(p.Registry); err != nil {
+			return nil, err
+		}
+	case !p.DryRun:
+		return nil, errors.New("publish: no registry: give HOST[/PREFIX] (e.g. 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/charts), " +
+			"or " + LayoutPrefix + "DIR for local OCI layouts; nothing read, nothing written")
+	}
 
 	// 1. The repository validates for the environment, secret declaration included.
 	v := validate.Validator{}
@@ -185,11 +209,11 @@ func (p *Publisher) Run(ctx context.Context) (*Result, error) {
 	logf("secrets: %d value(s) for %s read from the environment", n, p.Env)
 
 	// 3. Bake, check and package every chart in memory.
-	reg := Registry{Layout: filepath.Join(repo.Root, filepath.FromSlash(LayoutDir), p.Env)}
-	if p.Registry != "" {
-		if reg, err = ParseRegistry(p.Registry); err != nil {
-			return res, err
+	if reg.Host == "" && reg.Layout != "" {
+		if !filepath.IsAbs(reg.Layout) {
+			reg.Layout = filepath.Join(repo.Root, reg.Layout)
 		}
+		reg.Layout = filepath.Join(reg.Layout, p.Env)
 	}
 	res.Registry = p.display(repo.Root, reg.String())
 	var todo []*work
@@ -202,6 +226,9 @@ func (p *Publisher) Run(ctx context.Context) (*Result, error) {
 		logf("packaged %s %s for %s: %d objects, %s", c.ID, c.Version, p.Env, w.out.Objects, w.out.Digest)
 	}
 	if p.DryRun {
+		if res.Registry == "" {
+			res.Registry = "(none: dry run)"
+		}
 		for _, w := range todo {
 			w.out.Status = DryRun
 			res.Charts = append(res.Charts, *w.out)
@@ -211,6 +238,11 @@ func (p *Publisher) Run(ctx context.Context) (*Result, error) {
 
 	// 4. Compare with what the registry holds: same content is a no-op, other content under
 	// the same version is refused for every chart before anything is pushed.
+	if reg.Host == "" {
+		if err := privateLayout(repo.Root, reg.Layout); err != nil {
+			return res, err
+		}
+	}
 	cred, err := p.credential(ctx, reg)
 	if err != nil {
 		return res, err
@@ -251,6 +283,12 @@ func (p *Publisher) Run(ctx context.Context) (*Result, error) {
 		}
 		if _, err := oras.Copy(ctx, w.artifact.store, w.out.Version, t, w.out.Version, oras.DefaultCopyOptions); err != nil {
 			return res, red.Error(fmt.Errorf("push %s:%s: %w", w.out.Repository, w.out.Version, err))
+		}
+		if reg.Host == "" {
+			// oras writes blobs 0444 and the index 0666 &^ umask: the layout holds secrets.
+			if err := restrict(reg.Repository(w.chart.Name)); err != nil {
+				return res, err
+			}
 		}
 		w.out.Status = Pushed
 		logf("pushed %s", w.out.Reference)
@@ -349,4 +387,48 @@ func (p *Publisher) display(root, s string) string {
 		}
 	}
 	return s
+}
+
+// privateLayout prepares the directory of local layouts: no existing component of it under
+// root may be a symbolic link (a pull request can commit .cache as one), and it is 0700, so
+// that the packages, which hold secrets, are readable by their owner only.
+func privateLayout(root, dir string) error {
+	if rel, err := filepath.Rel(root, dir); err == nil && filepath.IsLocal(rel) {
+		cur := root
+		for _, elem := range strings.Split(filepath.ToSlash(rel), "/") {
+			cur = filepath.Join(cur, elem)
+			fi, err := os.Lstat(cur)
+			if errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if fi.Mode()&os.ModeSymlink != 0 {
+				return fmt.Errorf("refusing to write packages through %s: it is a symbolic link", cur)
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// restrict takes group and other permissions off every file (0600, or 0400 for oras's
+// read-only blobs) and directory (0700) of a layout.
+func restrict(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&os.ModeSymlink != 0 {
+			return fmt.Errorf("layout %s: %s is a symbolic link", dir, path)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.Chmod(path, fi.Mode().Perm()&0o700)
+	})
 }

@@ -424,11 +424,78 @@ func TestPublishValidationFirst(t *testing.T) {
 	}
 }
 
+// TestPublishWithoutRegistry: without a registry, publish fails before reading a secret
+// and writes nothing (it used to write local layouts holding the secrets into the
+// workspace); a dry run needs none.
+func TestPublishWithoutRegistry(t *testing.T) {
+	isolate(t)
+	setSecrets(t)
+	root := testRepo(t)
+	looked := false
+	lookup := func(name string) (string, bool) { looked = true; return os.LookupEnv(name) }
+	_, _, err := run(t, &publish.Publisher{Root: root, Env: "dev", Lookup: lookup})
+	if err == nil || !strings.Contains(err.Error(), "no registry") {
+		t.Fatalf("err = %v, want a refusal without a registry", err)
+	}
+	if looked {
+		t.Error("secrets were read for a publish with nowhere to go")
+	}
+	if _, err := os.Stat(filepath.Join(root, ".cache")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf(".cache exists after a refused publish: %v", err)
+	}
+	assertNoSecretInFiles(t, root, "")
+
+	res, _, err := run(t, &publish.Publisher{Root: root, Env: "dev", DryRun: true})
+	if err != nil || len(res.Charts) == 0 || res.Charts[0].Status != publish.DryRun {
+		t.Fatalf("dry run without a registry: %v %+v", err, res)
+	}
+	assertNoSecretInFiles(t, root, "")
+}
+
+// TestPublishLayoutIsPrivate: the local layouts, asked for by name, are readable by their
+// owner only, and are not written through a symbolic link.
+func TestPublishLayoutIsPrivate(t *testing.T) {
+	isolate(t)
+	setSecrets(t)
+	root := testRepo(t)
+	if _, _, err := run(t, &publish.Publisher{Root: root, Env: "dev", Registry: publish.LocalLayout}); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(filepath.Join(root, ".cache"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if rel != ".cache" && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v: readable by others", rel, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	root2, outside := testRepo(t), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(root2, ".cache")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, &publish.Publisher{Root: root2, Env: "dev", Registry: publish.LocalLayout}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("err = %v, want a refusal to write through the link", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+		t.Errorf("written through the link: %v", entries)
+	}
+}
+
 func TestPublishLocalLayout(t *testing.T) {
 	isolate(t)
 	setSecrets(t)
 	root := testRepo(t)
-	res, _, err := run(t, &publish.Publisher{Root: root, Env: "dev"})
+	res, _, err := run(t, &publish.Publisher{Root: root, Env: "dev", Registry: publish.LocalLayout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +513,7 @@ func TestPublishLocalLayout(t *testing.T) {
 	}
 	// Nothing outside the gitignored cache holds a secret; inside, only the package does.
 	assertNoSecretInFiles(t, root, ".cache")
-	again, _, err := run(t, &publish.Publisher{Root: root, Env: "dev"})
+	again, _, err := run(t, &publish.Publisher{Root: root, Env: "dev", Registry: publish.LocalLayout})
 	if err != nil || again.Charts[0].Status != publish.Unchanged {
 		t.Errorf("second publish to the layout: %v %+v", err, again)
 	}

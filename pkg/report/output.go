@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 )
 
 // Writer prints a report in one format.
@@ -102,7 +104,7 @@ func GitHub(w io.Writer, r *Report) error {
 		if f.Object != "" {
 			msg = f.Object + ": " + msg
 		}
-		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(msg)); err != nil {
+		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(escape.Block(msg))); err != nil {
 			return err
 		}
 	}
@@ -111,11 +113,14 @@ func GitHub(w io.Writer, r *Report) error {
 }
 
 // escapeData and escapeProperty follow the runner's command escaping
-// (actions/toolkit packages/core/src/command.ts).
+// (actions/toolkit packages/core/src/command.ts): the data keeps its newlines (a multi-line
+// annotation) but cannot end the command line; a property cannot end its value (",") or
+// the properties (":"). Other control characters are escaped first (escape.Block,
+// escape.Line).
 func escapeData(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
 func escapeProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(escape.Line(s))
 }

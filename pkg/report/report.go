@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 )
 
 // Severity of a finding. Only errors fail a run.
@@ -69,28 +71,31 @@ func (f Finding) Location() string {
 
 // String is the one-line human form:
 // "error app/account [dev] app/account/templates/deployment.yaml: Deployment/ns/name: spec.replicas: msg (schema)".
+// It is one line whatever the fields hold: every field is escaped (escape.Line), so a name
+// with a newline or a control character cannot add a line, a workflow command or a
+// terminal escape to the log.
 func (f Finding) String() string {
 	var b strings.Builder
 	b.WriteString(f.Severity.String())
 	if f.Chart != "" {
-		b.WriteString(" " + f.Chart)
+		b.WriteString(" " + escape.Line(f.Chart))
 	}
 	if f.Env != "" {
-		b.WriteString(" [" + f.Env + "]")
+		b.WriteString(" [" + escape.Line(f.Env) + "]")
 	}
 	if loc := f.Location(); loc != "" && loc != f.Chart {
-		b.WriteString(" " + loc)
+		b.WriteString(" " + escape.Line(loc))
 	}
 	b.WriteString(":")
 	if f.Object != "" {
-		b.WriteString(" " + f.Object + ":")
+		b.WriteString(" " + escape.Line(f.Object) + ":")
 	}
 	if f.Path != "" {
-		b.WriteString(" " + f.Path + ":")
+		b.WriteString(" " + escape.Line(f.Path) + ":")
 	}
-	b.WriteString(" " + f.Message)
+	b.WriteString(" " + escape.Line(f.Message))
 	if f.Rule != "" {
-		b.WriteString(" (" + f.Rule + ")")
+		b.WriteString(" (" + escape.Line(f.Rule) + ")")
 	}
 	return b.String()
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -21,7 +20,9 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
+	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
 	"github.com/microservices-manifests/microservices-manifests/pkg/values"
 )
 
@@ -32,6 +33,30 @@ const File = "secrets.yaml"
 const Rule = "secrets"
 
 var envName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+
+// reservedPrefixes and reservedNames are variables of the runner, the platform and the
+// tools publish runs (the GitHub runner and its actions, AWS credentials, git, Docker,
+// the process itself). A declaration naming one would bake the runner's token or AWS keys
+// into a published chart, so it is refused: a secret has a variable of its own.
+var (
+	reservedPrefixes = []string{"GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "STATE_", "AWS_", "GIT_", "DOCKER_", "HELM_", "SSH_", "LD_"}
+	reservedNames    = []string{"PATH", "HOME", "CI", "USER", "SHELL", "PWD", "HOSTNAME", "TMPDIR", "LANG", "TERM",
+		"KUBECONFIG", "IMAGEOS", "IMAGEVERSION", "AGENT_TOOLSDIRECTORY", "GITHUB", "RUNNER", "ACTIONS"}
+)
+
+// Reserved reports whether name is a variable of the runner or the platform, which a
+// secret may not name.
+func Reserved(name string) bool {
+	if slices.Contains(reservedNames, name) {
+		return true
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // Secret declares one sensitive value.
 type Secret struct {
@@ -54,10 +79,11 @@ type Declaration struct {
 	Secrets []Secret `yaml:"secrets"`
 }
 
-// Load reads root/secrets.yaml strictly (unknown keys are errors). A missing file is an
-// empty declaration: a repository without secrets publishes without variables.
+// Load reads root/secrets.yaml strictly (unknown keys are errors) through repofs (a
+// symlink or a FIFO is refused). A missing file is an empty declaration: a repository
+// without secrets publishes without variables.
 func Load(root string) (*Declaration, error) {
-	data, err := os.ReadFile(filepath.Join(root, File))
+	data, err := repofs.ReadFile(root, File)
 	if errors.Is(err, os.ErrNotExist) {
 		return &Declaration{}, nil
 	}
@@ -112,7 +138,11 @@ func (d *Declaration) Check(repo *discovery.Repo) []report.Finding {
 			continue
 		}
 		if !envName.MatchString(s.Env) {
-			add(s, "", File, "", "secrets[%d]: environment variable name %q must match %s", i, s.Env, envName)
+			add(s, "", File, fmt.Sprintf("secrets[%d].env", i), "environment variable name %s must match %s", schema.Quote(s.Env), envName)
+		} else if Reserved(s.Env) {
+			add(s, "", File, fmt.Sprintf("secrets[%d].env", i), "%s is reserved: variables of the runner and the platform "+
+				"(GITHUB_*, RUNNER_*, ACTIONS_*, INPUT_*, AWS_*, PATH, HOME, ...) hold its tokens and credentials and are never read as secrets; "+
+				"give the secret a variable of its own", s.Env)
 		}
 		p, err := values.ParsePath(s.Path)
 		if err != nil {
@@ -186,7 +216,7 @@ func committed(v any) string {
 }
 
 func readValues(root, rel string) (map[string]any, error) {
-	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+	data, err := repofs.ReadFile(root, rel)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]any{}, nil
 	}
@@ -236,6 +266,9 @@ func (d *Declaration) Resolve(env string, ids []string, lookup func(string) (str
 	for _, s := range d.Secrets {
 		if !slices.Contains(s.Environments, env) || len(ids) > 0 && !slices.Contains(ids, s.Chart) {
 			continue
+		}
+		if Reserved(s.Env) { // Check reports it; never read one, whoever calls
+			return nil, fmt.Errorf("%s: %s is reserved for the runner and the platform: not read as a secret", File, s.Env)
 		}
 		v, ok := lookup(s.Env)
 		if !ok || v == "" {

@@ -161,3 +161,55 @@ func TestResolve(t *testing.T) {
 		t.Errorf("redacted = %q", got)
 	}
 }
+
+// TestReservedVariables: a declaration naming a variable of the runner or the platform
+// (its token, AWS credentials, the action's inputs) is a finding located at the entry's
+// env field, and such a variable is never read.
+func TestReservedVariables(t *testing.T) {
+	for _, tc := range []struct {
+		env      string
+		reserved bool
+	}{
+		{"GITHUB_TOKEN", true},
+		{"RUNNER_TEMP", true},
+		{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", true},
+		{"ACTIONS_RUNTIME_TOKEN", true},
+		{"INPUT_SECRETS", true},
+		{"AWS_SECRET_ACCESS_KEY", true},
+		{"AWS_SESSION_TOKEN", true},
+		{"GIT_ASKPASS", true},
+		{"PATH", true},
+		{"HOME", true},
+		{"SVC_PASSWORD", false},
+		{"MY_GITHUB_TOKEN_FOR_APP", false},
+		{"PATHS_DB_PASSWORD", false},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			decl := "secrets:\n  - chart: app/svc\n    path: secrets.password\n    env: " + tc.env + "\n    environments: [dev, prd]\n"
+			repo := fixture(t, decl, nil)
+			d, err := secrets.Load(repo.Root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := d.Check(repo)
+			lookedUp := false
+			_, rerr := d.Resolve("dev", nil, func(string) (string, bool) { lookedUp = true; return "value", true })
+			if !tc.reserved {
+				if len(got) != 0 || rerr != nil || !lookedUp {
+					t.Errorf("findings %v, resolve %v", got, rerr)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("findings = %v, want one", got)
+			}
+			f := got[0]
+			if f.File != secrets.File || f.Line != 2 || f.Path != "secrets[0].env" || !strings.Contains(f.Message, tc.env+" is reserved") {
+				t.Errorf("finding %+v: want %s:2 secrets[0].env, %s is reserved", f, secrets.File, tc.env)
+			}
+			if rerr == nil || lookedUp {
+				t.Errorf("Resolve read the reserved variable (err %v)", rerr)
+			}
+		})
+	}
+}

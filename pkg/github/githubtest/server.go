@@ -1,6 +1,7 @@
 // Package githubtest is a fake GitHub REST API on 127.0.0.1 for tests: the Git Data
 // endpoints (refs, commits, trees, blobs), issue comments and pull requests that
-// package github calls, with an in-memory repository and a log of every call.
+// package github calls, the token's identity (GraphQL viewer, REST /user), with an
+// in-memory repository and a log of every call.
 package githubtest
 
 import (
@@ -33,7 +34,23 @@ type Comment struct {
 	Issue  int
 	Body   string
 	Author string
+	// AuthorType is the author's account type: "User" or "Bot".
+	AuthorType string
 }
+
+// Identity is who the fake's token is and which endpoints say so.
+type Identity struct {
+	Login string
+	Type  string // "Bot" or "User"
+	// GraphQL answers POST /graphql's viewer query; otherwise it fails (502).
+	GraphQL bool
+	// REST answers GET /user; otherwise it is refused with 403, as GitHub refuses an
+	// installation token (GITHUB_TOKEN).
+	REST bool
+}
+
+// ActionsBot is a workflow's GITHUB_TOKEN: github-actions[bot], known to GraphQL only.
+var ActionsBot = Identity{Login: "github-actions[bot]", Type: "Bot", GraphQL: true}
 
 // PullRequest is a pull request of the fake repository.
 type PullRequest struct {
@@ -56,6 +73,7 @@ type Server struct {
 	pulls    map[int]*PullRequest
 	calls    []string
 	nextID   int64
+	identity Identity
 	// Forced records ref updates that asked for force.
 	forced int
 }
@@ -64,7 +82,8 @@ type Server struct {
 func New(t testing.TB, owner, repo string) *Server {
 	t.Helper()
 	s := &Server{Owner: owner, Repo: repo, blobs: map[string][]byte{}, trees: map[string]map[string]string{},
-		commits: map[string]*Commit{}, refs: map[string]string{}, pulls: map[int]*PullRequest{}, nextID: 1000}
+		commits: map[string]*Commit{}, refs: map[string]string{}, pulls: map[int]*PullRequest{}, nextID: 1000,
+		identity: ActionsBot}
 	s.Server = httptest.NewUnstartedServer(s.mux())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -136,6 +155,24 @@ func (s *Server) AddPull(p PullRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pulls[p.Number] = &p
+}
+
+// SetIdentity sets who the token is (ActionsBot by default); comments created through the
+// API are written by it.
+func (s *Server) SetIdentity(id Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.identity = id
+}
+
+// AddComment adds a comment on issue n written by author (authorType "User" or "Bot")
+// outside the API, and returns its id.
+func (s *Server) AddComment(n int, author, authorType, body string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	s.comments = append(s.comments, &Comment{ID: s.nextID, Issue: n, Body: body, Author: author, AuthorType: authorType})
+	return s.nextID
 }
 
 // Head returns the commit at the tip of branch.
@@ -328,10 +365,12 @@ func (s *Server) mux() http.Handler {
 		}
 		n, _ := strconv.Atoi(r.PathValue("n"))
 		s.nextID++
-		c := &Comment{ID: s.nextID, Issue: n, Body: in.Body, Author: "github-actions[bot]"}
+		c := &Comment{ID: s.nextID, Issue: n, Body: in.Body, Author: s.identity.Login, AuthorType: s.identity.Type}
 		s.comments = append(s.comments, c)
 		reply(w, http.StatusCreated, s.commentJSON(c))
 	})
+	// GitHub lets a token with write access edit anyone's comment; so does the fake: tests
+	// read the call log to see which comment was edited.
 	m.HandleFunc("PATCH "+repo+"/issues/comments/{id}", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Body string }
 		if !decode(w, r, &in) {
@@ -366,11 +405,36 @@ func (s *Server) mux() http.Handler {
 		}
 		reply(w, http.StatusOK, out)
 	})
+	m.HandleFunc("POST /graphql", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Query string `json:"query"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		if !s.identity.GraphQL {
+			fail(w, http.StatusBadGateway, "Bad Gateway")
+			return
+		}
+		if !strings.Contains(in.Query, "viewer") {
+			reply(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{"message": "the fake answers the viewer query only"}}})
+			return
+		}
+		reply(w, http.StatusOK, map[string]any{"data": map[string]any{"viewer": map[string]any{"login": s.identity.Login}}})
+	})
+	m.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
+		if !s.identity.REST {
+			fail(w, http.StatusForbidden, "Resource not accessible by integration")
+			return
+		}
+		reply(w, http.StatusOK, map[string]any{"login": s.identity.Login, "type": s.identity.Type, "id": 1})
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.calls = append(s.calls, r.Method+" "+r.URL.Path)
-		if !strings.HasPrefix(r.URL.Path, "/repos/"+s.Owner+"/"+s.Repo+"/") && r.URL.Path != "/repos/"+s.Owner+"/"+s.Repo {
+		if r.URL.Path != "/graphql" && r.URL.Path != "/user" &&
+			!strings.HasPrefix(r.URL.Path, "/repos/"+s.Owner+"/"+s.Repo+"/") && r.URL.Path != "/repos/"+s.Owner+"/"+s.Repo {
 			fail(w, http.StatusNotFound, "Not Found")
 			return
 		}
@@ -408,7 +472,7 @@ func treeJSON(sha string, tree map[string]string) map[string]any {
 }
 
 func (s *Server) commentJSON(c *Comment) map[string]any {
-	return map[string]any{"id": c.ID, "body": c.Body, "user": map[string]any{"login": c.Author},
+	return map[string]any{"id": c.ID, "body": c.Body, "user": map[string]any{"login": c.Author, "type": c.AuthorType},
 		"html_url": fmt.Sprintf("https://github.example/%s/%s/pull/%d#issuecomment-%d", s.Owner, s.Repo, c.Issue, c.ID)}
 }
 
