@@ -122,3 +122,60 @@ func flatten(m map[string][]string) []string {
 	}
 	return out
 }
+
+// TestRenovatePinsDigests: Renovate keeps the Dockerfile's base images pinned by digest
+// (docker:pinDigests: tag and digest move together in one pull request) and the workflows'
+// actions pinned by commit SHA (helpers:pinGitHubActionDigests), with the managers that
+// read those files enabled; without it a digest pin would silently stop being updated.
+func TestRenovatePinsDigests(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "renovate.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Extends         []string `json:"extends"`
+		EnabledManagers []string `json:"enabledManagers"`
+		PackageRules    []struct {
+			MatchManagers []string `json:"matchManagers"`
+			PinDigests    *bool    `json:"pinDigests"`
+		} `json:"packageRules"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf("renovate.json: %v", err)
+	}
+	has := func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	for _, preset := range []string{"docker:pinDigests", "helpers:pinGitHubActionDigests"} {
+		if !has(cfg.Extends, preset) {
+			t.Errorf("renovate.json: extends %v lacks %s", cfg.Extends, preset)
+		}
+	}
+	for _, m := range []string{"dockerfile", "github-actions"} {
+		if !has(cfg.EnabledManagers, m) {
+			t.Errorf("renovate.json: enabledManagers %v lacks %s", cfg.EnabledManagers, m)
+		}
+	}
+	for _, r := range cfg.PackageRules {
+		if r.PinDigests != nil && !*r.PinDigests && (len(r.MatchManagers) == 0 || has(r.MatchManagers, "dockerfile")) {
+			t.Errorf("renovate.json: a package rule turns pinDigests off for the Dockerfile (matchManagers %v)", r.MatchManagers)
+		}
+	}
+	// What the preset keeps must be there to keep: every FROM of the Dockerfile carries a
+	// digest (pkg/action checks the exact form).
+	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := regexp.MustCompile(`(?mi)^FROM\s+(?:--platform=\S+\s+)?(\S+)`)
+	for _, m := range from.FindAllStringSubmatch(string(dockerfile), -1) {
+		if !strings.Contains(m[1], "@sha256:") {
+			t.Errorf("Dockerfile: FROM %s has no digest for Renovate to keep", m[1])
+		}
+	}
+}

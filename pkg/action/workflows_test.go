@@ -29,7 +29,7 @@ func TestWorkflowsLint(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no workflows: %v", err)
 	}
-	for _, want := range []string{"plan.yml", "publish.yml", "release.yml", "main.yml", "ci.yml"} {
+	for _, want := range []string{"plan.yml", "publish.yml", "release.yml", "main.yml", "ci.yml", "release-action.yml"} {
 		if _, err := os.Stat(filepath.Join(root, ".github", "workflows", want)); err != nil {
 			t.Errorf("missing workflow %s", want)
 		}
