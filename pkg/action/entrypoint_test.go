@@ -1,6 +1,7 @@
 package action
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -170,9 +171,15 @@ var (
 // buildEntrypoint builds the binary exactly as the Dockerfile does (its go build arguments,
 // CGO_ENABLED=0), once per test run, and returns the ENTRYPOINT command line with the
 // binary in place of /usr/local/bin/platform.
+//
+// PLATFORM_ACTION_BIN=/path/to/platform runs the tests against that binary instead (an older
+// build, a release image's binary): the hostile-input suite then says what it lets through.
 func buildEntrypoint(t *testing.T) []string {
 	t.Helper()
 	args, out, entrypoint := dockerBuild(t)
+	if bin := os.Getenv("PLATFORM_ACTION_BIN"); bin != "" {
+		return append([]string{bin}, entrypoint[1:]...)
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "platform-entrypoint-")
 		if err != nil {
@@ -250,7 +257,13 @@ func newGitHubEnv(t *testing.T, workspace, eventName string, payload any, inputs
 
 func (e *githubEnv) run(t *testing.T, entrypoint []string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(entrypoint[0], entrypoint[1:]...)
+	return e.runContext(t, context.Background(), entrypoint)
+}
+
+// runContext is run with a deadline: hostile input (a FIFO) must not hang the action.
+func (e *githubEnv) runContext(t *testing.T, ctx context.Context, entrypoint []string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, entrypoint[0], entrypoint[1:]...)
 	cmd.Dir = e.vars["GITHUB_WORKSPACE"]
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, testutil.GitEnv()...)
 	for k, v := range e.vars {
