@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/command"
 )
 
@@ -22,7 +23,9 @@ func main() {
 	}
 	var exit *command.ExitError
 	if !errors.As(err, &exit) {
-		fmt.Fprintln(os.Stderr, "platform:", err)
+		// The error may quote what a repository holds (a chart's fail message, a name): on a
+		// runner a newline in it would start a workflow command.
+		fmt.Fprintln(os.Stderr, "platform:", escape.Block(err.Error()))
 		os.Exit(1)
 	}
 	os.Exit(exit.Code)
