@@ -17,23 +17,27 @@ up: build
 	$(PLATFORM) cluster up
 	$(PLATFORM) cluster apply -e dev
 
-## down: stop the embedded cluster
-down: cluster-down
+## down: stop everything up and argocd started (ArgoCD's processes, then the cluster's), also
+## after a failed start; with the existing bin/platform when the working tree does not build
+down:
+	@$(MAKE) --no-print-directory build || { [ -x $(PLATFORM) ] && echo "down: build failed; stopping with the existing $(PLATFORM)" >&2; }
+	$(PLATFORM) cluster down
 
 ## cluster-build: build the embedded cluster's components and ArgoCD into bin/cluster/ (once per version)
 cluster-build: build
 	$(PLATFORM) cluster build --argocd
 
-## argocd: run ArgoCD v3.6.1 for real on the embedded cluster and sync the dev App-of-Apps (a clone of HEAD)
-argocd: build
+## argocd: run ArgoCD v3.6.1 for real on the embedded cluster (started if it is not running; redis-server
+## installed if missing) and sync the dev App-of-Apps (a clone of HEAD)
+argocd: build test-deps
+	$(PLATFORM) cluster up >/dev/null
 	$(PLATFORM) cluster argocd -e dev
 
 ## cluster-up / cluster-down: the embedded cluster (state, kubeconfig, logs in .cache/cluster/)
 cluster-up: build
 	$(PLATFORM) cluster up
 
-cluster-down: build
-	$(PLATFORM) cluster down
+cluster-down: down
 
 build: $(PLATFORM)
 

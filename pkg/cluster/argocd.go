@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -80,19 +79,19 @@ type ArgoCD struct {
 	SharedCRDs string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
-
-	waits map[int]chan struct{}
 }
 
-// ArgoCDState is Cluster.Dir/argocd/state.json.
+// ArgoCDState is Cluster.Dir/argocd/state.json, rewritten as each process starts: PGID and
+// Processes (in start order, each with its start time) are what Stop signals.
 type ArgoCDState struct {
-	PGID     int               `json:"pgid"`
-	PIDs     map[string]int    `json:"pids"`
-	Exes     map[string]string `json:"exes"`
-	Ports    map[string]int    `json:"ports"`
-	RepoURL  string            `json:"repoURL"`
-	Revision string            `json:"revision"`
-	Commit   string            `json:"commit"`
+	processGroup
+	Ports    map[string]int `json:"ports"`
+	RepoURL  string         `json:"repoURL"`
+	Revision string         `json:"revision"`
+	Commit   string         `json:"commit"`
+	// LegacyPIDs is read from a state file of an older platform, which recorded no start
+	// times; never written.
+	LegacyPIDs map[string]int `json:"pids,omitempty"`
 }
 
 // AppStatus is one Application after the wait.
@@ -165,7 +164,7 @@ func (a *ArgoCD) Run(ctx context.Context) (*ArgoCDResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &ArgoCDState{PIDs: map[string]int{}, Exes: map[string]string{}}
+	st := &ArgoCDState{}
 	if st.Ports, err = freePorts("redis", "repo-server", "repo-server-metrics", "controller-metrics", "git"); err != nil {
 		return nil, err
 	}
@@ -217,18 +216,61 @@ func (a *ArgoCD) Run(ctx context.Context) (*ArgoCDResult, error) {
 	return res, err
 }
 
-// ensureRedis finds redis-server, installing Debian's package when it is missing.
+// ensureRedis finds redis-server, installing Debian's package when it is missing (make
+// argocd and make up run scripts/test-deps.sh first, which does the same and may ask for
+// sudo's password; here sudo must not prompt).
 func ensureRedis(ctx context.Context, logf func(string, ...any)) (string, error) {
-	if p, err := exec.LookPath("redis-server"); err == nil {
+	return ensureProgram(ctx, "redis-server", "redis-server", os.Geteuid(), exec.LookPath, runCombined, logf)
+}
+
+func runCombined(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	return cmd.CombinedOutput()
+}
+
+// ensureProgram looks program up in PATH; when it is missing it installs the Debian
+// package pkg: apt-get update (a fresh machine has no package lists, and install alone
+// then fails with "Unable to locate package"), then apt-get install, through `sudo -n`
+// when euid is not root.
+func ensureProgram(ctx context.Context, program, pkg string, euid int,
+	lookPath func(string) (string, error),
+	run func(ctx context.Context, name string, args ...string) ([]byte, error),
+	logf func(string, ...any),
+) (string, error) {
+	if p, err := lookPath(program); err == nil {
 		return p, nil
 	}
-	logf("argocd: redis-server not found: apt-get install -y redis-server")
-	out, err := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "redis-server").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("redis-server is needed by ArgoCD; `apt-get install redis-server` failed (try apt-get update first): %v\n%s",
-			err, tail(string(out), 1500))
+	manual := "apt-get install " + pkg
+	if euid != 0 {
+		manual = "sudo " + manual
 	}
-	return exec.LookPath("redis-server")
+	if _, err := lookPath("apt-get"); err != nil {
+		return "", fmt.Errorf("%s not found in PATH and there is no apt-get to install it: install %s with the system's package manager (Debian/Ubuntu: %s)", program, pkg, manual)
+	}
+	var prefix []string
+	if euid != 0 {
+		if _, err := lookPath("sudo"); err != nil {
+			return "", fmt.Errorf("%s not found in PATH; installing it needs root and there is no sudo: run `%s` as root", program, "apt-get update && apt-get install -y "+pkg)
+		}
+		prefix = []string{"sudo", "-n"}
+	}
+	logf("%s not found: installing Debian's %s (%sapt-get update; apt-get install -y %s)", program, pkg, strings.Join(append(prefix, ""), " "), pkg)
+	for _, args := range [][]string{
+		{"apt-get", "update", "-qq"},
+		{"apt-get", "install", "-y", "-qq", "--no-install-recommends", pkg},
+	} {
+		argv := append(append([]string{}, prefix...), args...)
+		if out, err := run(ctx, argv[0], argv[1:]...); err != nil {
+			return "", fmt.Errorf("%s is not installed and `%s` failed: %v (install it by hand: %s)\n%s",
+				program, strings.Join(argv, " "), err, manual, tail(string(out), 1500))
+		}
+	}
+	p, err := lookPath(program)
+	if err != nil {
+		return "", fmt.Errorf("%s still not in PATH after installing %s: %w", program, pkg, err)
+	}
+	return p, nil
 }
 
 func tail(s string, n int) string {
@@ -539,45 +581,13 @@ func (a *ArgoCD) startAll(ctx context.Context, st *ArgoCDState, redis string) er
 	return nil
 }
 
+// start starts one of ArgoCD's processes in their process group and records it in the
+// state file before anything waits for it.
 func (a *ArgoCD) start(st *ArgoCDState, name, exe string, args []string) error {
-	logFile, err := os.Create(filepath.Join(a.Cluster.logDir(), "argocd-"+name+".log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(exe, args...)
-	cmd.Dir = a.Dir()
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = a.processEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: st.PGID}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	if st.PGID == 0 {
-		st.PGID = cmd.Process.Pid
-	}
-	st.PIDs[name] = cmd.Process.Pid
-	if real, err := filepath.EvalSymlinks(exe); err == nil {
-		st.Exes[name] = real
-	}
-	if a.waits == nil {
-		a.waits = map[int]chan struct{}{}
-	}
-	done := make(chan struct{})
-	a.waits[cmd.Process.Pid] = done
-	go func() { _ = cmd.Wait(); close(done) }()
-	return a.writeState(st)
-}
-
-func (a *ArgoCD) exited(pid int) bool {
-	if done, ok := a.waits[pid]; ok {
-		select {
-		case <-done:
-			return true
-		default:
-		}
-	}
-	return !processAlive(pid)
+	_, err := st.start(processSpec{
+		Name: name, Exe: exe, Args: args, Dir: a.Dir(), Env: a.processEnv(), Log: a.logPath(name),
+	}, func() error { return a.writeState(st) })
+	return err
 }
 
 // waitPort waits until the process listens on its loopback port.
@@ -590,7 +600,7 @@ func (a *ArgoCD) waitPort(ctx context.Context, st *ArgoCDState, name string, por
 			return fmt.Errorf("argocd %s: not listening on 127.0.0.1:%d after 60s (%s); log %s:\n%s", name, port,
 				strings.TrimSpace(string(out)), a.logPath(name), a.logTail(name, 20))
 		}
-		if a.exited(st.PIDs[name]) {
+		if !st.running(name) {
 			return fmt.Errorf("argocd %s exited at start; log %s:\n%s", name, a.logPath(name), a.logTail(name, 20))
 		}
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
@@ -620,7 +630,12 @@ func (a *ArgoCD) writeState(st *ArgoCDState) error {
 	if err := os.MkdirAll(a.Dir(), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(a.statePath(), b, 0o600)
+	// Written whole or not at all: Stop must never read half a record.
+	tmp := a.statePath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, a.statePath())
 }
 
 // ReadState is the state of a running ArgoCD, if any.
@@ -633,8 +648,11 @@ func (a *ArgoCD) ReadState() (*ArgoCDState, error) {
 	return &st, json.Unmarshal(b, &st)
 }
 
-// Stop ends ArgoCD's processes (SIGTERM, SIGKILL after 5 s, then the process group), only
-// those still running the recorded executables. Stopping nothing is not an error.
+// Stop ends ArgoCD's processes, newest first (the controller, the repo-server, the git
+// server, redis): SIGTERM, SIGKILL after 5 s, then whatever is left of their process group
+// (the repo-server's git and helm). Only the processes recorded with their start time are
+// signalled: a PID now naming another process is left alone. Stopping nothing is not an
+// error; the state file is removed once everything recorded has ended.
 func (a *ArgoCD) Stop(ctx context.Context) error {
 	st, err := a.ReadState()
 	if errors.Is(err, os.ErrNotExist) {
@@ -643,47 +661,22 @@ func (a *ArgoCD) Stop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var pids []int
-	owned := false
-	for name, pid := range st.PIDs {
-		if a.exited(pid) {
-			continue
-		}
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil || exe != st.Exes[name] {
-			continue // not ours any more (PID reused)
-		}
-		owned = true
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-		pids = append(pids, pid)
+	if len(st.LegacyPIDs) > 0 && len(st.Processes) == 0 {
+		a.logf("argocd: %s", legacyWarning(a.statePath(), st.LegacyPIDs))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && slices.ContainsFunc(pids, func(p int) bool { return !a.exited(p) }) {
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			break
-		}
+	n, err := st.stop(ctx, func(string) time.Duration { return 5 * time.Second }, func(format string, args ...any) {
+		a.logf("argocd: "+format, args...)
+	})
+	if err != nil {
+		return fmt.Errorf("argocd: %w", err)
 	}
-	for _, p := range pids {
-		if !a.exited(p) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
+	if n > 0 {
+		a.logf("argocd: stopped %d processes", n)
 	}
-	if owned && groupAlive(st.PGID) {
-		_ = syscall.Kill(-st.PGID, syscall.SIGKILL)
+	if err := os.Remove(a.statePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for owned && groupAlive(st.PGID) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("argocd: process group %d did not end", st.PGID)
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	if len(pids) > 0 {
-		a.logf("argocd: stopped %d processes", len(pids))
-	}
-	return os.Remove(a.statePath())
+	return nil
 }
 
 // Wait polls the Applications until argocd-root and every Application of its tree (those

@@ -4,12 +4,12 @@
 // (kwok), on 127.0.0.1 only. Start builds the components once (cached by version), generates
 // the certificates, starts every process in one process group with logs under Dir/logs,
 // registers the nodes (one per nodegroup, like Minikube's m02..m05, plus a control-plane-like
-// node) and waits, bounded, until they are Ready. Stop ends the process group. Apply
-// (apply.go) installs the CRDs and server-side applies a plan.
+// node) and waits, bounded, until they are Ready. Every process is recorded in Dir/state.json
+// with its start time as it starts (process.go), so Stop ends exactly those, newest first,
+// also after a failed start. Apply (apply.go) installs the CRDs and server-side applies a plan.
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -20,11 +20,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -81,18 +78,17 @@ type Cluster struct {
 	Log io.Writer
 	// StartTimeout bounds each wait of Start; 0 means 2 minutes.
 	StartTimeout time.Duration
-
-	// waits reaps the processes this value started (tests run them as children).
-	waits map[int]chan struct{}
 }
 
 // state is Dir/state.json: what Stop and Status need after the starting process exited.
 type state struct {
-	PGID    int            `json:"pgid"`
-	PIDs    map[string]int `json:"pids"`
+	processGroup
 	Ports   map[string]int `json:"ports"`
 	Server  string         `json:"server"`
 	Started time.Time      `json:"started"`
+	// LegacyPIDs is read from a state file of an older platform, which recorded no start
+	// times; never written.
+	LegacyPIDs map[string]int `json:"pids,omitempty"`
 }
 
 // New is a Cluster for the repository at root with the default layout:
@@ -151,7 +147,7 @@ type StartResult struct {
 // already running from Dir. On failure every started process is stopped.
 func (c *Cluster) Start(ctx context.Context) (res *StartResult, err error) {
 	res = &StartResult{Kubeconfig: c.Kubeconfig()}
-	if st, err := c.readState(); err == nil && c.alive(st) == len(st.PIDs) {
+	if st, err := c.readState(); err == nil && len(st.Processes) == len(binaries) && c.alive(st) == len(st.Processes) {
 		if c.healthy(ctx, st) == nil {
 			res.AlreadyRunning, res.Server = true, st.Server
 			return res, nil
@@ -179,7 +175,7 @@ func (c *Cluster) Start(ctx context.Context) (res *StartResult, err error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &state{PIDs: map[string]int{}, Ports: ports, Server: fmt.Sprintf("https://127.0.0.1:%d", ports["apiserver"]), Started: time.Now()}
+	st := &state{Ports: ports, Server: fmt.Sprintf("https://127.0.0.1:%d", ports["apiserver"]), Started: time.Now()}
 	res.Server = st.Server
 	if err := c.writeKubeconfigs(st.Server); err != nil {
 		return nil, err
@@ -324,32 +320,13 @@ func (c *Cluster) writeKubeconfigs(server string) error {
 }
 
 // startComponent starts one process in the cluster's process group (the first one
-// founds it), stdin from /dev/null, stdout and stderr to Dir/logs/<name>.log.
+// founds it), stdout and stderr to Dir/logs/<name>.log, and records it in the state file.
 func (c *Cluster) startComponent(st *state, name string, args []string) error {
-	logFile, err := os.Create(filepath.Join(c.logDir(), name+".log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(c.Components.Path(name), args...)
-	cmd.Dir = c.Dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = componentEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: st.PGID}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	if st.PGID == 0 {
-		st.PGID = cmd.Process.Pid
-	}
-	st.PIDs[name] = cmd.Process.Pid
-	if c.waits == nil {
-		c.waits = map[int]chan struct{}{}
-	}
-	done := make(chan struct{})
-	c.waits[cmd.Process.Pid] = done
-	go func() { _ = cmd.Wait(); close(done) }()
-	return c.writeState(st)
+	_, err := st.start(processSpec{
+		Name: name, Exe: c.Components.Path(name), Args: args, Dir: c.Dir, Env: componentEnv(),
+		Log: filepath.Join(c.logDir(), name+".log"),
+	}, func() error { return c.writeState(st) })
+	return err
 }
 
 // componentEnv is the environment without anything that would point a component at
@@ -387,7 +364,7 @@ func (c *Cluster) waitHTTP(ctx context.Context, st *state, name, url string, tls
 	deadline := time.Now().Add(c.timeout())
 	var last string
 	for attempt := 0; attempt < 1000 && time.Now().Before(deadline); attempt++ {
-		if !processAlive(st.PIDs[name]) {
+		if !st.running(name) {
 			return fmt.Errorf("%s exited during start-up:\n%s", name, c.logTail(name, 15))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -466,7 +443,7 @@ func (c *Cluster) registerNodes(ctx context.Context, st *state) error {
 		if attempt > 1000 || time.Now().After(deadline) {
 			return fmt.Errorf("nodes not ready after %s: %v %v:\n%s", c.timeout(), notReady, err, c.logTail("kwok", 15))
 		}
-		if !processAlive(st.PIDs["kwok"]) {
+		if !st.running("kwok") {
 			return fmt.Errorf("kwok exited during start-up:\n%s", c.logTail("kwok", 15))
 		}
 		select {
@@ -542,9 +519,11 @@ func kwokNode(n Node) *corev1.Node {
 	}
 }
 
-// Stop ends the cluster's process group: SIGTERM, then SIGKILL after a bounded wait. It
-// only signals when the recorded processes are still this cluster's binaries (PIDs are
-// reused). Stopping a cluster that is not running is not an error.
+// Stop ends the cluster's processes, newest first (clients, then the apiserver, whose
+// graceful shutdown hangs without etcd, then etcd): SIGTERM, SIGKILL after a bounded wait,
+// then whatever is left of their process group. It signals only the processes recorded
+// with their start time (PIDs are reused). Stopping a cluster that is not running is not
+// an error.
 func (c *Cluster) Stop(ctx context.Context) error {
 	st, err := c.readState()
 	if errors.Is(err, os.ErrNotExist) {
@@ -557,37 +536,17 @@ func (c *Cluster) Stop(ctx context.Context) error {
 }
 
 func (c *Cluster) stopState(ctx context.Context, st *state) error {
-	if st.PGID > 0 && c.ownsGroup(st) {
-		// Clients first, then the apiserver (whose graceful shutdown hangs without etcd),
-		// then etcd; each bounded, and SIGKILL for whatever of the group is left.
-		for _, step := range []struct {
-			names []string
-			wait  time.Duration
-		}{
-			{[]string{"kwok", "kube-scheduler", "kube-controller-manager"}, 5 * time.Second},
-			{[]string{"kube-apiserver"}, 10 * time.Second},
-			{[]string{"etcd"}, 5 * time.Second},
-		} {
-			var pids []int
-			for _, name := range step.names {
-				if pid := st.PIDs[name]; c.processAliveOwn(pid) {
-					_ = syscall.Kill(pid, syscall.SIGTERM)
-					pids = append(pids, pid)
-				}
-			}
-			if !c.waitPIDs(ctx, pids, step.wait) {
-				c.logf("%v still running after %s: SIGKILL", step.names, step.wait)
-				for _, pid := range pids {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
+	if len(st.LegacyPIDs) > 0 && len(st.Processes) == 0 {
+		c.logf("%s", legacyWarning(c.statePath(), st.LegacyPIDs))
+	}
+	grace := func(name string) time.Duration {
+		if name == "kube-apiserver" {
+			return 15 * time.Second
 		}
-		if groupAlive(st.PGID) {
-			_ = syscall.Kill(-st.PGID, syscall.SIGKILL)
-		}
-		if !c.waitGone(ctx, st, 10*time.Second) {
-			return fmt.Errorf("process group %d did not end", st.PGID)
-		}
+		return 5 * time.Second
+	}
+	if _, err := st.stop(ctx, grace, c.logf); err != nil {
+		return fmt.Errorf("stop the embedded cluster: %w", err)
 	}
 	if err := os.Remove(c.statePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -595,129 +554,15 @@ func (c *Cluster) stopState(ctx context.Context, st *state) error {
 	return os.RemoveAll(filepath.Join(c.Dir, "etcd"))
 }
 
-// processAliveOwn is processAlive, and not yet reaped by this process.
-func (c *Cluster) processAliveOwn(pid int) bool {
-	if done, ok := c.waits[pid]; ok {
-		select {
-		case <-done:
-			return false
-		default:
-		}
-	}
-	return processAlive(pid)
-}
-
-func (c *Cluster) waitPIDs(ctx context.Context, pids []int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		left := 0
-		for _, pid := range pids {
-			if c.processAliveOwn(pid) {
-				left++
-			}
-		}
-		if left == 0 {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// ownsGroup reports whether some recorded process is alive and runs one of our binaries.
-func (c *Cluster) ownsGroup(st *state) bool {
-	for _, pid := range st.PIDs {
-		if !processAlive(pid) {
-			continue
-		}
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil {
-			continue
-		}
-		if strings.HasPrefix(exe, c.Components.BinDir+string(os.PathSeparator)) {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Cluster) waitGone(ctx context.Context, st *state, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if c.alive(st) == 0 && !groupAlive(st.PGID) {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return false
-}
-
+// alive counts the recorded processes that still run.
 func (c *Cluster) alive(st *state) int {
 	n := 0
-	for _, pid := range st.PIDs {
-		if c.processAliveOwn(pid) {
+	for _, p := range st.Processes {
+		if p.Running() {
 			n++
 		}
 	}
 	return n
-}
-
-// processAlive is true for an existing process that is not a zombie.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses, which may contain spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return false
-	}
-	return b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
-// groupAlive reports whether any non-zombie process is still in the group.
-func groupAlive(pgid int) bool {
-	if pgid <= 0 {
-		return false
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(string(b[i+1:]))
-		// fields: state ppid pgrp ...
-		if len(fields) > 2 && fields[2] == strconv.Itoa(pgid) && fields[0] != "Z" && fields[0] != "X" {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Cluster) readState() (*state, error) {
@@ -828,8 +673,8 @@ func (c *Cluster) Status(ctx context.Context) (*Status, error) {
 	s.Server, s.Started = st.Server, st.Started
 	portOf := map[string]string{"etcd": "etcd", "kube-apiserver": "apiserver", "kube-controller-manager": "controller-manager", "kube-scheduler": "scheduler", "kwok": "kwok"}
 	for _, name := range binaries {
-		pid := st.PIDs[name]
-		s.Components = append(s.Components, ComponentStatus{Name: name, PID: pid, Alive: processAlive(pid), Port: st.Ports[portOf[name]]})
+		p, _ := st.Lookup(name)
+		s.Components = append(s.Components, ComponentStatus{Name: name, PID: p.PID, Alive: p.Running(), Port: st.Ports[portOf[name]]})
 	}
 	if err := c.healthy(ctx, st); err != nil {
 		s.Error = err.Error()

@@ -207,15 +207,22 @@ func componentPIDs(t *testing.T, dir string) map[string]int {
 		t.Fatal(err)
 	}
 	var st struct {
-		PIDs map[string]int `json:"pids"`
+		Processes []cluster.Process `json:"processes"`
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.PIDs) != 5 {
-		t.Errorf("state has %d processes, want 5: %v", len(st.PIDs), st.PIDs)
+	pids := map[string]int{}
+	for _, p := range st.Processes {
+		if p.StartTime == 0 {
+			t.Errorf("%s recorded without its start time", p.Name)
+		}
+		pids[p.Name] = p.PID
 	}
-	return st.PIDs
+	if len(pids) != 5 {
+		t.Errorf("state has %d processes, want 5: %+v", len(pids), st.Processes)
+	}
+	return pids
 }
 
 func alive(pid int) bool {

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -93,14 +94,17 @@ func newClusterUp(g *globals) *cobra.Command {
 func newClusterDown(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "down",
-		Short: "Stop the cluster's processes (their process group), ArgoCD's if running, and drop its etcd data",
-		Args:  cobra.NoArgs,
+		Short: "Stop ArgoCD's processes, then the cluster's, and drop its etcd data (also after a failed start)",
+		Long: `down stops every process platform cluster up and platform cluster argocd started, as recorded in
+.cache/cluster/argocd/state.json and .cache/cluster/state.json (each with its start time, so a PID
+reused by another process is never signalled): newest first, SIGTERM, SIGKILL after a bounded wait,
+then what is left of their process group. ArgoCD goes first: its controller holds watches on the
+apiserver. The cluster is stopped even when stopping ArgoCD failed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := cluster.New(g.root, g.stderr)
-			if err := (&cluster.ArgoCD{Cluster: c, Root: g.root, Log: g.stderr}).Stop(cmd.Context()); err != nil {
-				return err
-			}
-			if err := c.Stop(cmd.Context()); err != nil {
+			argoErr := (&cluster.ArgoCD{Cluster: c, Root: g.root, Log: g.stderr}).Stop(cmd.Context())
+			if err := errors.Join(argoErr, c.Stop(cmd.Context())); err != nil {
 				return err
 			}
 			fmt.Fprintln(g.stderr, "cluster stopped")
