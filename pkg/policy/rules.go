@@ -209,6 +209,16 @@ func builtin() []*Rule {
 			Remediation: "Add `ServerSideApply=true` to `spec.syncPolicy.syncOptions`.",
 			Sources:     []string{"prometheus-community/helm-charts#7277", "argo-cd#8128"},
 			check:       checkServerSideApply},
+		{ID: "H22", Name: "ephemeral-storage", Severity: High, Kinds: workloads,
+			Description: "Every container and init container sets `resources.requests[\"ephemeral-storage\"]` and `resources.limits[\"ephemeral-storage\"]`. Without a request the scheduler packs pods onto a node whose disk they then fill (logs, writable layer, emptyDirs); without a limit one container's logs or scratch files drive the node into disk pressure and the kubelet evicts its neighbours. HIGH like H18 (resources): it fails in production, where a noisy pod takes others down, and warns in dev.",
+			Remediation: "Set both in the chart's values (`resources.requests.ephemeral-storage`, `resources.limits.ephemeral-storage`); the limit covers the container's logs and writable layer plus its share of the pod's emptyDir `sizeLimit`s.",
+			Sources:     []string{"kube-score container-ephemeral-storage-request-and-limit", "kube-score container-ephemeral-storage-request-equals-limit (not required here)", "Kubernetes local ephemeral storage", "NSA resource policies"},
+			check:       checkEphemeralStorage},
+		{ID: "H23", Name: "run-as-high-uid", Severity: High, Kinds: workloads,
+			Description: "Every container and init container runs with an effective `runAsUser` and `runAsGroup` (the container's `securityContext` overrides the pod's) that are set and >= 10000. Low ids are the host's system accounts (an image's `envoy`, `nginx` or `mysql` user is 101 or 999): a process escaping its container with such an id shares them with host users and services; ids >= 10000 collide with none. HIGH like H01/H03 (pod hardening beyond non-root): it fails in production and warns in dev.",
+			Remediation: "Set `runAsUser` and `runAsGroup` >= 10000 in the pod's or the container's security context (the charts' `podSecurityContext`, `containers.<name>.securityContext`, `proxy.securityContext`); the images must not rely on files only their built-in user can read.",
+			Sources:     []string{"kube-score container-security-context-user-group-id", "Checkov CKV_K8S_40 (containers run with a high UID)", "kube-linter run-as-non-root (related)", "NSA non-root containers"},
+			check:       checkHighUID},
 
 		// MEDIUM
 		{ID: "M01", Name: "probes", Severity: Medium, Kinds: "Deployment, StatefulSet, DaemonSet",
@@ -266,6 +276,11 @@ func builtin() []*Rule {
 			Remediation: "Add the finalizer and the annotation; qualify the revision.",
 			Sources:     []string{"ARGO cluster-bootstrapping", "ARGO high_availability (monorepo)"},
 			check:       checkArgoHygiene},
+		{ID: "M17", Name: "distinct-liveness", Severity: Medium, Kinds: "Deployment, StatefulSet, DaemonSet",
+			Description: "No container's liveness probe repeats its readiness probe: the same handler (httpGet path, port and scheme; tcpSocket port; grpc port and service; exec command), named ports resolved to numbers, whatever the timings. A readiness probe may follow the container's dependencies; a liveness probe that does the same restarts healthy pods when a dependency is slow, and the restarts cascade. Different `periodSeconds` or `failureThreshold` only delay that. MEDIUM like M01 (probes): a probe-design defect that warns in every environment.",
+			Remediation: "Give the liveness probe a cheaper handler that only answers whether the process itself works (a tcpSocket on its port, or a local endpoint that touches no dependency), and keep the dependency-aware check for readiness; a container that can only be probed one way is exempted with the reason.",
+			Sources:     []string{"kube-score pod-probes-identical (HTTP and TCP)", "Kubernetes configure liveness, readiness and startup probes", "Polaris readinessProbeMissing, livenessProbeMissing (related)"},
+			check:       checkDistinctLiveness},
 
 		// Platform
 		{ID: "P01", Name: "nodegroup-affinity", Severity: High, Kinds: "workloads except DaemonSet",

@@ -533,3 +533,132 @@ func checkOwnImages(env *Env) []Violation {
 		return nil
 	})
 }
+
+// H22
+func checkEphemeralStorage(env *Env) []Violation {
+	return forContainers(env, func(c *Container) []Violation {
+		if c.Field == "ephemeralContainers" {
+			return nil
+		}
+		var missing []string
+		res := mapOf(c.Body["resources"])
+		for _, f := range []string{"requests", "limits"} {
+			if str(get(res, f, "ephemeral-storage")) == "" {
+				missing = append(missing, f+".ephemeral-storage")
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		return []Violation{violation(c.Pod.Object, c.Path+".resources", "container %q does not set %s: its logs, writable layer and emptyDirs are neither scheduled for nor bounded", c.Name, strings.Join(missing, ", "))}
+	})
+}
+
+// minHighID is the lowest user and group id H23 accepts: ids below are the host's system
+// and login accounts.
+const minHighID = 10000
+
+// H23: the effective id is the container's securityContext field, else the pod's.
+func checkHighUID(env *Env) []Violation {
+	var out []Violation
+	for _, p := range env.Pods() {
+		psc := mapOf(p.Spec["securityContext"])
+		for _, c := range p.Containers() {
+			if c.Field == "ephemeralContainers" {
+				continue
+			}
+			for _, f := range []string{"runAsUser", "runAsGroup"} {
+				v, set := c.SecurityContext()[f]
+				path := c.Path + ".securityContext." + f
+				if !set {
+					v, set = psc[f]
+					path = join(p.Path, "securityContext."+f)
+				}
+				n, ok := number(v)
+				switch {
+				case !set:
+					out = append(out, violation(p.Object, c.Path+".securityContext."+f,
+						"container %q does not set %s (nor does the pod): the image's user applies, often a low system id; set it >= %d", c.Name, f, minHighID))
+				case !ok || n < minHighID:
+					out = append(out, violation(p.Object, path, "container %q runs with %s %s, below %d: it may share the id of a host account", c.Name, f, str(v), minHighID))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// probeHandlers are the probe handler fields, in the order they are compared.
+var probeHandlers = []string{"httpGet", "tcpSocket", "grpc", "exec"}
+
+// probeHandler describes a probe's handler as a comparable string: its kind and target,
+// with named ports resolved to the container's port numbers; "" when it has none.
+func probeHandler(c *Container, probe map[string]any) string {
+	numbers := map[string]string{}
+	for _, p := range listOf(c.Body["ports"]) {
+		if n := str(get(p, "name")); n != "" {
+			numbers[n] = str(get(p, "containerPort"))
+		}
+	}
+	port := func(v any) string {
+		if n, ok := numbers[str(v)]; ok {
+			return n
+		}
+		return str(v)
+	}
+	for _, h := range probeHandlers {
+		m := mapOf(probe[h])
+		if m == nil {
+			continue
+		}
+		switch h {
+		case "httpGet":
+			scheme := str(m["scheme"])
+			if scheme == "" {
+				scheme = "HTTP"
+			}
+			path := str(m["path"])
+			if path == "" {
+				path = "/"
+			}
+			h := fmt.Sprintf("httpGet %s %s:%s%s", strings.ToUpper(scheme), str(m["host"]), port(m["port"]), path)
+			if headers := listOf(m["httpHeaders"]); len(headers) > 0 {
+				data, _ := json.Marshal(headers)
+				h += " headers " + string(data)
+			}
+			return h
+		case "tcpSocket":
+			return fmt.Sprintf("tcpSocket %s:%s", str(m["host"]), port(m["port"]))
+		case "grpc":
+			return fmt.Sprintf("grpc %s %s", port(m["port"]), str(m["service"]))
+		case "exec":
+			cmd, _ := json.Marshal(strs(m["command"]))
+			return "exec " + string(cmd)
+		}
+	}
+	return ""
+}
+
+// M17
+func checkDistinctLiveness(env *Env) []Violation {
+	var out []Violation
+	for _, p := range env.Pods() {
+		if !slices.Contains([]string{"Deployment", "StatefulSet", "DaemonSet"}, p.Object.Kind) {
+			continue
+		}
+		for _, c := range p.Containers() {
+			if c.Field == "ephemeralContainers" {
+				continue
+			}
+			ready, live := mapOf(c.Body["readinessProbe"]), mapOf(c.Body["livenessProbe"])
+			if ready == nil || live == nil {
+				continue // M01 reports a missing probe
+			}
+			if h := probeHandler(c, live); h != "" && h == probeHandler(c, ready) {
+				out = append(out, violation(p.Object, c.Path+".livenessProbe",
+					"the liveness probe of container %q repeats its readiness probe (%s): when what readiness checks is slow, the kubelet restarts healthy containers; give liveness a handler that checks only the process", c.Name, h))
+			}
+		}
+	}
+	return out
+}

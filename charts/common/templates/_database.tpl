@@ -106,7 +106,13 @@ automountServiceAccountToken: false
 {{- end -}}
 {{- end -}}
 
-{{/* common.database.statefulSet: single-replica MySQL with a PVC, in the app node group (mode statefulset). */}}
+{{/*
+common.database.statefulSet: single-replica MySQL with a PVC, in the app node group (mode
+statefulset). Readiness asks the server over TCP (`mysqladmin ping` succeeds once mysqld
+answers the protocol, even when it refuses the anonymous login; the entrypoint's temporary
+init server skips networking, so it never looks ready); liveness only checks that the port
+accepts connections, so a busy server is taken out of the Service, not restarted (M17).
+*/}}
 {{- define "common.database.statefulSet" -}}
 {{- $db := .Values.database -}}
 {{- if and $db.enabled (eq $db.mode "statefulset") -}}
@@ -158,7 +164,7 @@ spec:
           "resources" $s.resources
           "probes" (dict
             "startup" (dict "tcpSocket" (dict "port" "mysql") "periodSeconds" 10 "failureThreshold" 30)
-            "readiness" (dict "tcpSocket" (dict "port" "mysql") "periodSeconds" 10 "failureThreshold" 3)
+            "readiness" (dict "exec" (dict "command" (list "mysqladmin" "ping" "--silent" "--protocol=TCP" "--host=127.0.0.1" (printf "--port=%v" $db.port))) "periodSeconds" 10 "timeoutSeconds" 5 "failureThreshold" 3)
             "liveness" (dict "tcpSocket" (dict "port" "mysql") "periodSeconds" 20 "failureThreshold" 3))
           "volumeMounts" (dict "data" "/var/lib/mysql" "run" "/var/run/mysqld" "tmp" "/tmp" "files" "/var/lib/mysql-files")
         }}

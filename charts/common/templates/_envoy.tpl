@@ -6,7 +6,10 @@ connectTimeout, logLevel, resources, securityContext}.
   port          named "http": what the Service targets
   upstreamPort  the local port Envoy forwards to (the application, or Nginx for order)
   healthPort    named "envoy-health": serves only GET /ready from the admin interface,
-                which itself listens on 127.0.0.1 only
+                which itself listens on 127.0.0.1 only (the readiness probe), and GET /live,
+                answered by the listener itself (the liveness probe: it proves Envoy's
+                workers serve HTTP and depends on neither the admin interface nor the
+                application, so a slow upstream never restarts Envoy; policy M17)
 */}}
 
 {{/* common.envoy.container: the Envoy container (root context). */}}
@@ -19,7 +22,7 @@ connectTimeout, logLevel, resources, securityContext}.
   "resources" $p.resources
   "probes" (dict
     "readiness" (dict "httpGet" (dict "path" "/ready" "port" "envoy-health") "periodSeconds" 5 "failureThreshold" 3)
-    "liveness" (dict "httpGet" (dict "path" "/ready" "port" "envoy-health") "periodSeconds" 10 "failureThreshold" 6))
+    "liveness" (dict "httpGet" (dict "path" "/live" "port" "envoy-health") "periodSeconds" 10 "failureThreshold" 6))
   "securityContext" $p.securityContext
   "configFiles" (dict "envoy.yaml" "/etc/envoy/envoy.yaml")
 -}}
@@ -78,6 +81,8 @@ static_resources:
                       routes:
                         - match: { path: "/ready", headers: [{ name: ":method", string_match: { exact: GET } }] }
                           route: { cluster: admin }
+                        - match: { path: "/live", headers: [{ name: ":method", string_match: { exact: GET } }] }
+                          direct_response: { status: 200, body: { inline_string: "live\n" } }
                         - match: { prefix: "/" }
                           direct_response: { status: 404 }
                 http_filters:
