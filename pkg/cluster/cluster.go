@@ -3,10 +3,10 @@
 // kube-scheduler built from the pinned k8s.io/kubernetes) with simulated nodes and pods
 // (kwok), on 127.0.0.1 only. Start builds the components once (cached by version), generates
 // the certificates, starts every process in one process group with logs under Dir/logs,
-// registers the nodes (one per nodegroup, like Minikube's m02..m05, plus a control-plane-like
-// node) and waits, bounded, until they are Ready. Every process is recorded in Dir/state.json
-// with its start time as it starts (process.go), so Stop ends exactly those, newest first,
-// also after a failed start. Apply (apply.go) installs the CRDs and server-side applies a plan.
+// registers the nodes (two per nodegroup in two zones, plus a control-plane-like node; see
+// DefaultNodes) and waits, bounded, until they are Ready. Every process is recorded in
+// Dir/state.json with its start time as it starts (process.go), so Stop ends exactly those,
+// newest first, also after a failed start. Apply (apply.go) installs the CRDs and server-side applies a plan.
 package cluster
 
 import (
@@ -51,18 +51,28 @@ type Node struct {
 	Name string
 	// NodeGroup is the node.kubernetes.io/nodegroup value; empty for the control-plane node.
 	NodeGroup string
+	// Zone is the topology.kubernetes.io/zone value; empty for none.
+	Zone string
 }
 
-// DefaultNodes mirrors the Minikube profile: a control-plane node without a nodegroup and
-// m02..m05 labelled app, deploy, ingress, system.
+// NodeGroups are the nodegroups of DefaultNodes (DESIGN.md "Node groups and namespaces").
+func NodeGroups() []string { return []string{"app", "deploy", "ingress", "system"} }
+
+// DefaultNodes are a control-plane-like node "embedded" without a nodegroup and, per
+// nodegroup, two workers embedded-<nodegroup>-1 in zone ap-northeast-1a and
+// embedded-<nodegroup>-2 in ap-northeast-1c (zones of prd's EKS cluster,
+// deploy/eks/cluster-prd.yaml): as in prd, losing one node of a group leaves the group
+// schedulable, and topology spread over kubernetes.io/hostname (the charts' constraint) or
+// topology.kubernetes.io/zone has two domains per group.
 func DefaultNodes() []Node {
-	return []Node{
-		{Name: "embedded"},
-		{Name: "embedded-m02", NodeGroup: "app"},
-		{Name: "embedded-m03", NodeGroup: "deploy"},
-		{Name: "embedded-m04", NodeGroup: "ingress"},
-		{Name: "embedded-m05", NodeGroup: "system"},
+	zones := []string{"ap-northeast-1a", "ap-northeast-1c"}
+	nodes := []Node{{Name: "embedded"}}
+	for _, g := range NodeGroups() {
+		for i, z := range zones {
+			nodes = append(nodes, Node{Name: fmt.Sprintf("embedded-%s-%d", g, i+1), NodeGroup: g, Zone: z})
+		}
 	}
+	return nodes
 }
 
 // Cluster is the embedded cluster whose state lives in Dir.
@@ -275,6 +285,9 @@ func (c *Cluster) componentArgs(st *state, name string) []string {
 			"--use-service-account-credentials=true",
 			"--service-cluster-ip-range=" + serviceCIDR,
 			"--leader-elect=false",
+			// Pods bound to a deleted node (node loss) are deleted by the pod GC controller,
+			// which runs by default; its period (20 s) and the quarantine of a missing node
+			// (40 s) are constants, not flags: replacements start 40-80 s after the loss.
 			// Claims bound by Apply's pre-bound volumes are noticed in seconds, not 15 s.
 			"--pvclaimbinder-sync-period=2s",
 			"--profiling=false",
@@ -489,6 +502,9 @@ func kwokNode(n Node) *corev1.Node {
 		"kubernetes.io/os":       "linux",
 		"kubernetes.io/arch":     "amd64",
 		"type":                   "kwok",
+	}
+	if n.Zone != "" {
+		labels[corev1.LabelTopologyZone] = n.Zone
 	}
 	if n.NodeGroup != "" {
 		labels[NodeGroupLabel] = n.NodeGroup

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/cluster"
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
@@ -44,17 +45,16 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// TestEmbeddedCluster is the real-apiserver tier: it starts the cluster, applies the dev
-// plan of this repository, checks placement and Pod Security admission, and stops.
-func TestEmbeddedCluster(t *testing.T) {
+// startCluster starts an embedded cluster with a state directory of its own (a cluster
+// started by `make up` keeps running) and stops it when the test ends. It skips under
+// -short and fails with how to get the components when they cannot be built.
+func startCluster(ctx context.Context, t *testing.T) (*cluster.Cluster, *rest.Config, kubernetes.Interface) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("-short: the embedded cluster test builds and runs kube-apiserver, etcd and kwok (run without -short)")
+		t.Skip("-short: the embedded cluster tests build and run kube-apiserver, etcd and kwok (run without -short)")
 	}
 	root := repoRoot(t)
-	ctx := testContext(t)
-
 	c := cluster.New(root, testWriter{t})
-	// A state directory of its own: a cluster started by `make up` keeps running.
 	c.Dir = filepath.Join(t.TempDir(), "cluster")
 	c.Components.LogDir = filepath.Join(root, ".cache", "cluster", "logs")
 
@@ -67,12 +67,10 @@ func TestEmbeddedCluster(t *testing.T) {
 	t.Logf("components ready in %s (built: %t)", time.Since(buildStart).Round(time.Second), built)
 
 	res, err := c.Start(ctx)
-	stopped := false
+	// Stop is a no-op once the cluster is stopped; it runs before the temp dir is removed.
 	t.Cleanup(func() {
-		if !stopped {
-			if err := c.Stop(context.Background()); err != nil {
-				t.Errorf("stop: %v", err)
-			}
+		if err := c.Stop(context.Background()); err != nil {
+			t.Errorf("stop: %v", err)
 		}
 	})
 	if err != nil {
@@ -89,6 +87,15 @@ func TestEmbeddedCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, cfg, cs
+}
+
+// TestEmbeddedCluster is the real-apiserver tier: it starts the cluster, applies the dev
+// plan of this repository, checks placement and Pod Security admission, and stops.
+func TestEmbeddedCluster(t *testing.T) {
+	root := repoRoot(t)
+	ctx := testContext(t)
+	c, cfg, cs := startCluster(ctx, t)
 	assertNodes(ctx, t, cs)
 
 	plan, err := (&validate.Validator{Root: root, Envs: []string{"dev"}}).Run(ctx)
@@ -146,7 +153,6 @@ func TestEmbeddedCluster(t *testing.T) {
 	if err := c.Stop(ctx); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	stopped = true
 	for name, pid := range pids {
 		if alive(pid) {
 			t.Errorf("%s (pid %d) still running after Stop", name, pid)
@@ -157,19 +163,28 @@ func TestEmbeddedCluster(t *testing.T) {
 	}
 }
 
+// assertNodes checks DefaultNodes: one control-plane-like node, two per nodegroup, each
+// labelled with its hostname, the two of a nodegroup in different zones.
 func assertNodes(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
 	t.Helper()
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups := map[string]int{}
+	zones := map[string][]string{}
 	for _, n := range nodes.Items {
-		groups[n.Labels[cluster.NodeGroupLabel]]++
+		g := n.Labels[cluster.NodeGroupLabel]
+		zones[g] = append(zones[g], n.Labels[corev1.LabelTopologyZone])
+		if got := n.Labels[corev1.LabelHostname]; got != n.Name {
+			t.Errorf("node %s: %s=%q, want its name", n.Name, corev1.LabelHostname, got)
+		}
 	}
-	for _, g := range []string{"app", "deploy", "ingress", "system", ""} {
-		if groups[g] != 1 {
-			t.Errorf("nodes of nodegroup %q: %d, want 1 (%v)", g, groups[g], groups)
+	if len(zones[""]) != 1 {
+		t.Errorf("nodes without nodegroup: %d, want 1 (the control-plane-like node)", len(zones[""]))
+	}
+	for _, g := range cluster.NodeGroups() {
+		if z := zones[g]; len(z) != 2 || z[0] == "" || z[1] == "" || z[0] == z[1] {
+			t.Errorf("nodegroup %s: zones %q, want two nodes in two zones", g, z)
 		}
 	}
 }

@@ -20,8 +20,9 @@ func newCluster(g *globals) *cobra.Command {
 		Short: "The embedded cluster: a real control plane (1.35) with simulated nodes and pods (kwok), on 127.0.0.1",
 		Long: `cluster runs the cluster make up deploys onto: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler built from the pinned k8s.io/kubernetes (once, cached in bin/cluster/), and kwok
-simulating four worker nodes labelled node.kubernetes.io/nodegroup=app|deploy|ingress|system plus a
-control-plane node. State, certificates, the admin kubeconfig and logs are in .cache/cluster/.`,
+simulating two worker nodes per node.kubernetes.io/nodegroup=app|deploy|ingress|system
+(embedded-<nodegroup>-1 and -2, in two zones) plus a control-plane node. State, certificates,
+the admin kubeconfig and logs are in .cache/cluster/.`,
 	}
 	cmd.AddCommand(newClusterBuild(g), newClusterUp(g), newClusterDown(g), newClusterStatus(g), newClusterApply(g), newClusterArgoCD(g))
 	return cmd
