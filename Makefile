@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
 
-.PHONY: all up down argocd cluster-build cluster-up cluster-down build validate render catalog test test-short test-deps docs schemas bench vet clean \
+.PHONY: all up down argocd cluster-build cluster-up cluster-down registry-build registry build validate render catalog test test-short test-deps docs schemas bench vet clean \
 	minikube-up minikube-down skaffold-dev argocd-bootstrap
 
 all: validate
@@ -33,6 +33,15 @@ argocd: build test-deps
 	$(PLATFORM) cluster up >/dev/null
 	$(PLATFORM) cluster argocd -e dev
 
+## registry-build: build CNCF Distribution's registry, the ECR stand-in, into bin/registry (once per version)
+registry-build: build
+	$(PLATFORM) registry build
+
+## registry: run the ECR stand-in (registry + GetAuthorizationToken endpoint) on 127.0.0.1 until
+## interrupted; stdout is the AWS_* / REGISTRY / SSL_CERT_FILE settings a publisher needs
+registry: build
+	$(PLATFORM) registry serve
+
 ## cluster-up / cluster-down: the embedded cluster (state, kubeconfig, logs in .cache/cluster/)
 cluster-up: build
 	$(PLATFORM) cluster up
@@ -57,8 +66,8 @@ catalog: build
 	$(PLATFORM) catalog
 
 ## test: every test tier, as CI runs it (installs the Debian packages tests run for real, and builds
-## the embedded cluster's components first, outside go test's per-package timeout)
-test: vet test-deps cluster-build
+## the embedded cluster's components and the registry first, outside go test's per-package timeout)
+test: vet test-deps cluster-build registry-build
 	$(GO) test -count=1 ./...
 
 test-deps:

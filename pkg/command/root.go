@@ -45,7 +45,7 @@ and writes the plan manifests that the release manager reviews.`,
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	cmd.PersistentFlags().StringVar(&g.root, "root", "", "repository root (default: the enclosing git repository, else the current directory)")
-	cmd.AddCommand(newList(g), newValidate(g), newRender(g), newPublish(g), newSetImage(g), newDiff(g), newCatalog(g), newPlan(g), newAction(g), newPolicy(g), newCheckVersion(g), newCluster(g))
+	cmd.AddCommand(newList(g), newValidate(g), newRender(g), newPublish(g), newSetImage(g), newDiff(g), newCatalog(g), newPlan(g), newAction(g), newPolicy(g), newCheckVersion(g), newCluster(g), newRegistry(g))
 	return cmd
 }
 
