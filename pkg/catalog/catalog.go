@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -419,16 +420,10 @@ func database(objs []*render.Object) *Database {
 // the chart's directory, or a Helm/OCI source whose chart is the chart's name.
 func owner(rendered, extra []*render.Object, chartID, chartName string) string {
 	var found []string
-	for _, a := range append(append([]*render.Object{}, rendered...), extra...) {
-		sources := list(dig(a.Body, "spec", "sources"))
-		if s := dig(a.Body, "spec", "source"); s != nil {
-			sources = append(sources, s)
-		}
-		for _, s := range sources {
-			path, _ := dig(s, "path").(string)
-			chart, _ := dig(s, "chart").(string)
-			if strings.Trim(path, "/") == chartID || chart == chartName || strings.HasSuffix(chart, "/"+chartName) {
-				found = append(found, a.Name)
+	for _, o := range append(append([]*render.Object{}, rendered...), extra...) {
+		for _, s := range apps.FromBody(o.Body, "").Sources {
+			if strings.Trim(s.Path, "/") == chartID || s.Chart == chartName || strings.HasSuffix(s.Chart, "/"+chartName) {
+				found = append(found, o.Name)
 			}
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 
+	argoapps "github.com/microservices-manifests/microservices-manifests/pkg/apps"
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/gitops"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
@@ -701,7 +702,7 @@ func (a *ArgoCD) Wait(ctx context.Context, dyn dynamic.Interface, cs kubernetes.
 			s := appStatus(&u)
 			_, s.Offline = offline[s.Name]
 			have[s.Name] = s
-			if ns, _, _ := unstructured.NestedString(u.Object, "spec", "destination", "namespace"); ns != "" && ns != ArgoCDNamespace {
+			if ns := argoapps.FromBody(u.Object, "").Destination.Namespace; ns != "" && ns != ArgoCDNamespace {
 				nss[ns] = true
 			}
 			res, _, _ := unstructured.NestedSlice(u.Object, "status", "resources")
@@ -764,7 +765,7 @@ func (a *ArgoCD) Wait(ctx context.Context, dyn dynamic.Interface, cs kubernetes.
 
 func appStatus(u *unstructured.Unstructured) AppStatus {
 	s := AppStatus{Name: u.GetName()}
-	s.Project, _, _ = unstructured.NestedString(u.Object, "spec", "project")
+	s.Project = argoapps.FromBody(u.Object, "").Project
 	s.Sync, _, _ = unstructured.NestedString(u.Object, "status", "sync", "status")
 	s.Health, _, _ = unstructured.NestedString(u.Object, "status", "health", "status")
 	s.Revision, _, _ = unstructured.NestedString(u.Object, "status", "sync", "revision")

@@ -1,16 +1,16 @@
 // Package gitops builds the App-of-Apps tree of the repository for one environment: the root
 // Application comes from the Helmfile that installs it (the official argocd-apps chart's
 // values), and the children of an Application are the Applications rendered by the chart at
-// its git source path. Policies ("no orphan, no cycle, project fits") and tests walk the tree.
+// its git source path (the graph of pkg/apps). Policies ("no orphan, no cycle, project fits") and tests walk the tree.
 package gitops
 
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
+	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -100,64 +100,72 @@ func Load(ctx context.Context, root, env string) (*Tree, error) {
 // Build links the Applications of renders (of environment env) under rootApp.
 func Build(env string, rootApp map[string]any, renders []*render.Result) (*Tree, error) {
 	t := &Tree{Env: env, Projects: map[string]map[string]any{}, Renders: renders}
-	byChart := map[string][]*Node{}
-	var all []*Node
+	nodes := map[*apps.Application]*Node{}
+	var all []*apps.Application
 	for _, r := range renders {
 		if r.Env != env {
 			continue
 		}
 		for _, o := range r.Objects {
 			switch {
-			case o.Kind == "Application" && strings.HasPrefix(o.APIVersion, "argoproj.io/"):
-				n, err := node(o.Body)
+			case o.Kind == "Application" && apps.IsApplication(o):
+				a := apps.FromObject(o, r.Chart.ID, r.Env)
+				n, err := nodeOf(a)
 				if err != nil {
 					return nil, fmt.Errorf("%s in %s: %w", o.ID(), r.Chart.ID, err)
 				}
-				n.RenderedBy = r.Chart.ID
-				byChart[r.Chart.ID] = append(byChart[r.Chart.ID], n)
-				all = append(all, n)
+				nodes[a] = n
+				all = append(all, a)
 			case o.Kind == "AppProject" && strings.HasPrefix(o.APIVersion, "argoproj.io/"):
 				t.Projects[o.Name] = o.Body
 			}
 		}
 	}
-	root, err := node(rootApp)
+	rootA := apps.FromBody(rootApp, RootHelmfile)
+	root, err := nodeOf(rootA)
 	if err != nil {
 		return nil, fmt.Errorf("root application: %w", err)
 	}
-	root.RenderedBy = RootHelmfile
+	nodes[rootA] = root
 	t.Root = root
+	// The tree follows the single source's git path only.
+	g := apps.NewGraph(append([]*apps.Application{rootA}, all...), func(a *apps.Application, s apps.Source) string {
+		if s.Field != "spec.source" {
+			return ""
+		}
+		return apps.PathResolver(a, s)
+	})
 
 	reached := map[*Node]bool{}
-	var link func(n *Node, stack []string) error
-	link = func(n *Node, stack []string) error {
+	var link func(a *apps.Application, stack []string) error
+	link = func(a *apps.Application, stack []string) error {
+		n := nodes[a]
 		for _, s := range stack {
 			if s == n.Name {
 				return fmt.Errorf("cycle: %s -> %s", strings.Join(stack, " -> "), n.Name)
 			}
 		}
 		stack = append(stack, n.Name)
-		if !n.Source.Git() {
-			return nil
-		}
-		children := byChart[path.Clean(n.Source.Path)]
-		for _, c := range children {
+		var children []*Node
+		for _, ca := range g.Children(a) {
+			c := nodes[ca]
 			if reached[c] {
 				return fmt.Errorf("application %s is rendered under %s and again under %s", c.Name, c.RenderedBy, n.Name)
 			}
 			reached[c] = true
-			if err := link(c, stack); err != nil {
+			if err := link(ca, stack); err != nil {
 				return err
 			}
+			children = append(children, c)
 		}
 		n.Children = children
 		return nil
 	}
-	if err := link(root, nil); err != nil {
+	if err := link(rootA, nil); err != nil {
 		return nil, err
 	}
-	for _, n := range all {
-		if !reached[n] {
+	for _, a := range all {
+		if n := nodes[a]; !reached[n] {
 			t.Orphans = append(t.Orphans, n)
 		}
 	}
@@ -203,36 +211,24 @@ func (t *Tree) String() string {
 }
 
 // node reads the fields of an Application object.
-func node(body map[string]any) (*Node, error) {
-	name, _ := get(body, "metadata", "name").(string)
-	if name == "" {
+func node(body map[string]any) (*Node, error) { return nodeOf(apps.FromBody(body, "")) }
+
+// nodeOf reads the fields of an Application.
+func nodeOf(a *apps.Application) (*Node, error) {
+	if a.Name == "" {
 		return nil, fmt.Errorf("application without metadata.name")
 	}
-	n := &Node{Name: name, Body: body}
-	n.Project, _ = get(body, "spec", "project").(string)
-	n.SyncWave, _ = get(body, "metadata", "annotations", "argocd.argoproj.io/sync-wave").(string)
+	n := &Node{Name: a.Name, Body: a.Body, Project: a.Project, SyncWave: a.Wave, RenderedBy: a.Chart}
 	if n.SyncWave == "" {
 		n.SyncWave = "0"
 	}
-	src, ok := get(body, "spec", "source").(map[string]any)
+	src, ok := a.Single()
 	if !ok {
-		return nil, fmt.Errorf("application %s: spec.source is required (multi-source Applications are not used here)", name)
+		return nil, fmt.Errorf("application %s: spec.source is required (multi-source Applications are not used here)", a.Name)
 	}
-	n.Source.RepoURL, _ = src["repoURL"].(string)
-	n.Source.Path, _ = src["path"].(string)
-	n.Source.Chart, _ = src["chart"].(string)
-	n.Source.TargetRevision, _ = src["targetRevision"].(string)
-	n.Source.ReleaseName, _ = get(src, "helm", "releaseName").(string)
-	n.Source.Values, _ = get(src, "helm", "valuesObject").(map[string]any)
-	if vf, ok := get(src, "helm", "valueFiles").([]any); ok {
-		for _, v := range vf {
-			if s, ok := v.(string); ok {
-				n.Source.ValueFiles = append(n.Source.ValueFiles, s)
-			}
-		}
-	}
-	n.Destination.Server, _ = get(body, "spec", "destination", "server").(string)
-	n.Destination.Namespace, _ = get(body, "spec", "destination", "namespace").(string)
+	n.Source = Source{RepoURL: src.RepoURL, Path: src.Path, Chart: src.Chart, TargetRevision: src.TargetRevision,
+		ReleaseName: src.Helm.ReleaseName, ValueFiles: src.Helm.ValueFiles, Values: src.Helm.ValuesObject}
+	n.Destination = Destination{Server: a.Destination.Server, Namespace: a.Destination.Namespace}
 	return n, nil
 }
 

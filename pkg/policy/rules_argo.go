@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/gobwas/glob"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
 )
 
 // source is one source of an Application, located by its field path.
@@ -382,8 +384,8 @@ func checkServerSideApply(env *Env) []Violation {
 		if strings.Contains(str(get(crd.Body, "metadata", "annotations", "argocd.argoproj.io/sync-options")), ssaOption) {
 			continue
 		}
-		for _, app := range t.deployers[crd.Chart] {
-			if app != nil && !hasSSA(app) {
+		for _, app := range t.deployers(crd.Chart) {
+			if !hasSSA(app) {
 				out = append(out, violation(app, "spec.syncPolicy.syncOptions", "deploys CRD %s (%d bytes, over 256 KiB) without %s", crd.Name, len(data), ssaOption))
 			}
 		}
@@ -414,61 +416,65 @@ func checkArgoHygiene(env *Env) []Violation {
 	return out
 }
 
-// tree is the App-of-Apps graph of one environment: an Application deploys the chart its
-// source points to (a path of this repository, or a chart of the same name from a Helm or
-// OCI repository), and the Applications that chart renders are its children.
+// tree is the App-of-Apps graph of one environment (apps.Graph): an Application deploys the
+// chart its source points to (a path of this repository, or a chart of the same name from a
+// Helm or OCI repository), and the Applications that chart renders are its children.
 type tree struct {
-	// target maps an Application to the chart IDs it deploys.
-	target map[*Object][]string
-	// deployers maps a chart ID to the Applications deploying it.
-	deployers map[string][]*Object
-	// children maps a chart ID to the Applications it renders.
-	children map[string][]*Object
+	*apps.Graph
+	// object and app map between the policy objects and the graph's Applications.
+	object   map[*apps.Application]*Object
+	app      map[*Object]*apps.Application
 	dangling []Violation
 }
 
 func newTree(env *Env) *tree {
-	t := &tree{target: map[*Object][]string{}, deployers: map[string][]*Object{}, children: map[string][]*Object{}}
+	t := &tree{object: map[*apps.Application]*Object{}, app: map[*Object]*apps.Application{}}
 	byID, byName := map[string]bool{}, map[string][]string{}
 	for _, ch := range env.Charts {
 		byID[ch.Chart] = true
 		byName[ch.Name] = append(byName[ch.Name], ch.Chart)
 	}
-	for _, id := range env.Roots {
-		t.deployers[id] = append(t.deployers[id], nil)
+	var list []*apps.Application
+	for _, o := range applications(env) {
+		a := apps.FromObject(o.Object, o.Chart, env.Name)
+		t.object[a], t.app[o] = o, a
+		list = append(list, a)
 	}
-	for _, app := range applications(env) {
-		t.children[app.Chart] = append(t.children[app.Chart], app)
-		for _, s := range appSources(app) {
-			var id string
-			if c := str(s.Body["chart"]); c != "" {
-				ours := ecrHost.MatchString(strings.Split(strings.TrimPrefix(str(s.Body["repoURL"]), "oci://"), "/")[0])
-				switch ids := byName[c]; {
-				case len(ids) == 1:
-					id = ids[0]
-				case len(ids) > 1:
-					// Charts are published as <repository>/<name>: two charts of one name
-					// overwrite each other there.
-					id = ids[0]
-					t.dangling = append(t.dangling, violation(app, s.Path+".chart", "chart name %s is ambiguous: %s all publish to %s/%s", c, strings.Join(ids, ", "), str(s.Body["repoURL"]), c))
-				case ours:
-					t.dangling = append(t.dangling, violation(app, s.Path+".chart", "chart %s from our ECR is not a chart of this repository", c))
-				}
-			} else if p := str(s.Body["path"]); p != "" {
-				p = path.Clean(strings.TrimPrefix(p, "./"))
-				if byID[p] {
-					id = p
-				} else if strings.HasPrefix(p, "app/") || strings.HasPrefix(p, "infra/") || strings.HasPrefix(p, "deploy/") {
-					t.dangling = append(t.dangling, violation(app, s.Path+".path", "path %s is not a chart of this repository", p))
-				}
+	t.Graph = apps.NewGraph(list, func(a *apps.Application, s apps.Source) string {
+		app := t.object[a]
+		if c := s.Chart; c != "" {
+			ours := ecrHost.MatchString(strings.Split(strings.TrimPrefix(s.RepoURL, "oci://"), "/")[0])
+			switch ids := byName[c]; {
+			case len(ids) == 1:
+				return ids[0]
+			case len(ids) > 1:
+				// Charts are published as <repository>/<name>: two charts of one name
+				// overwrite each other there.
+				t.dangling = append(t.dangling, violation(app, s.Field+".chart", "chart name %s is ambiguous: %s all publish to %s/%s", c, strings.Join(ids, ", "), s.RepoURL, c))
+				return ids[0]
+			case ours:
+				t.dangling = append(t.dangling, violation(app, s.Field+".chart", "chart %s from our ECR is not a chart of this repository", c))
 			}
-			if id != "" {
-				t.target[app] = append(t.target[app], id)
-				t.deployers[id] = append(t.deployers[id], app)
+		} else if p := s.Path; p != "" {
+			p = path.Clean(strings.TrimPrefix(p, "./"))
+			if byID[p] {
+				return p
+			} else if strings.HasPrefix(p, "app/") || strings.HasPrefix(p, "infra/") || strings.HasPrefix(p, "deploy/") {
+				t.dangling = append(t.dangling, violation(app, s.Field+".path", "path %s is not a chart of this repository", p))
 			}
 		}
-	}
+		return ""
+	})
 	return t
+}
+
+// deployers are the Applications deploying the chart.
+func (t *tree) deployers(chart string) []*Object {
+	var out []*Object
+	for _, a := range t.Deployers(chart) {
+		out = append(out, t.object[a])
+	}
+	return out
 }
 
 // P03
@@ -483,7 +489,7 @@ func checkAppTree(env *Env) []Violation {
 	// Application are the tree's roots (installed by Helmfile); everything else must be
 	// reachable.
 	for _, ch := range env.Charts {
-		if len(t.deployers[ch.Chart]) == 0 && len(t.children[ch.Chart]) == 0 {
+		if len(t.Deployers(ch.Chart)) == 0 && !slices.Contains(env.Roots, ch.Chart) && len(t.Rendered(ch.Chart)) == 0 {
 			out = append(out, violation(ch, "", "chart %s is deployed by no Application: add a child Application or remove the chart", ch.Chart))
 		}
 	}
@@ -498,14 +504,13 @@ func checkAppTree(env *Env) []Violation {
 	visit = func(a *Object, trail []string) {
 		color[a] = grey
 		trail = append(trail, a.Name)
-		for _, id := range t.target[a] {
-			for _, c := range t.children[id] {
-				switch color[c] {
-				case grey:
-					out = append(out, violation(a, "", "App-of-Apps cycle: %s -> %s", strings.Join(trail, " -> "), c.Name))
-				case white:
-					visit(c, trail)
-				}
+		for _, ca := range t.Children(t.app[a]) {
+			c := t.object[ca]
+			switch color[c] {
+			case grey:
+				out = append(out, violation(a, "", "App-of-Apps cycle: %s -> %s", strings.Join(trail, " -> "), c.Name))
+			case white:
+				visit(c, trail)
 			}
 		}
 		color[a] = black
