@@ -161,11 +161,7 @@ func TestIstioChartsAcceptOurValues(t *testing.T) {
 // testIstioBroken breaks the values of the real Applications in ways the checks must catch.
 func testIstioBroken(t *testing.T, ie *istioEnv, apps map[string]*istioApp) {
 	t.Helper()
-	for _, tc := range []struct {
-		name, app string
-		edit      func(values map[string]any)
-		want      string // a substring of one of the problems
-	}{
+	for _, tc := range []brokenValues{
 		{"misspelled key in a chart with a values schema", "istio-ingressgateway",
 			func(v map[string]any) { v["nodeSelectr"] = v["nodeSelector"] }, "nodeSelectr"},
 		{"misspelled key in a chart without a values schema", "istiod",
@@ -186,22 +182,7 @@ func testIstioBroken(t *testing.T, ie *istioEnv, apps map[string]*istioApp) {
 			func(v map[string]any) { delete(istioSub(v, "pilot"), "cni"); delete(v, "cni") }, "pilot.cni.enabled is not true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			orig, ok := apps[tc.app]
-			if !ok {
-				t.Fatalf("no Application %s to break", tc.app)
-			}
-			broken := *orig
-			broken.Values = istioCopy(orig.Values)
-			tc.edit(broken.Values)
-			_, problems := checkIstioApp(ie, &broken)
-			for _, p := range problems {
-				if strings.Contains(p, tc.want) {
-					t.Logf("caught: %s", p)
-					return
-				}
-			}
-			t.Errorf("Application %s (%s) with broken values passed (no problem mentions %q); problems: %q",
-				tc.app, broken.Env, tc.want, problems)
+			assertBrokenCaught(t, apps, tc, func(app *istioApp) []string { _, p := checkIstioApp(ie, app); return p })
 		})
 	}
 	t.Run("Istio resources without base's CRDs", func(t *testing.T) {
@@ -216,23 +197,60 @@ func testIstioBroken(t *testing.T, ie *istioEnv, apps map[string]*istioApp) {
 	})
 }
 
-// istioApps renders the repository's Istio Applications and istio-config in env, and returns
-// the grandchildren by name; it fills ie.tracingProviders from istio-config's Telemetry.
-func istioApps(t *testing.T, env string, ie *istioEnv) map[string]*istioApp {
+// brokenValues is one way of breaking a real Application's values that the checks must catch.
+type brokenValues struct {
+	name, app string
+	edit      func(values map[string]any)
+	want      string // a substring of one of the problems
+}
+
+// assertBrokenCaught applies tc to a copy of the Application's values and fails unless
+// check reports a problem mentioning tc.want.
+func assertBrokenCaught(t *testing.T, apps map[string]*istioApp, tc brokenValues, check func(*istioApp) []string) {
 	t.Helper()
-	// Every chart, for the Istio resources they use (policies are other tests' business).
+	orig, ok := apps[tc.app]
+	if !ok {
+		t.Fatalf("no Application %s to break", tc.app)
+	}
+	broken := *orig
+	broken.Values = istioCopy(orig.Values)
+	tc.edit(broken.Values)
+	problems := check(&broken)
+	for _, p := range problems {
+		if strings.Contains(p, tc.want) {
+			t.Logf("caught: %s", p)
+			return
+		}
+	}
+	t.Errorf("Application %s (%s) with broken values passed (no problem mentions %q); problems: %q",
+		tc.app, broken.Env, tc.want, problems)
+}
+
+// renderValidated renders every chart of env (policies are other tests' business) and
+// fails the test when one of charts has a finding.
+func renderValidated(t *testing.T, env string, charts ...string) *validate.Result {
+	t.Helper()
 	res, err := (&validate.Validator{Root: root, Envs: []string{env}, SkipPolicies: true}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range res.Report.Findings {
-		if f.Chart == istioAppsChart || f.Chart == istioConfigChart {
+		if slices.Contains(charts, f.Chart) {
 			t.Errorf("%s does not validate in %s: %s %s %s: %s", f.Chart, env, f.File, f.Object, f.Path, f.Message)
 		}
 	}
 	if t.Failed() {
 		t.FailNow()
 	}
+	return res
+}
+
+// istioApps renders the repository's Istio Applications and istio-config in env, and returns
+// the grandchildren by name; it fills ie.tracingProviders from istio-config's Telemetry.
+func istioApps(t *testing.T, env string, ie *istioEnv) map[string]*istioApp {
+	t.Helper()
+	// Every chart, for the Istio resources they use.
+	res := renderValidated(t, env, istioAppsChart, istioConfigChart)
 	apps := map[string]*istioApp{}
 	for _, r := range res.Renders {
 		for _, o := range r.Objects {

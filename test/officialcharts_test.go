@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
 	"github.com/microservices-manifests/microservices-manifests/pkg/secrets"
-	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
 
 const (
@@ -106,11 +104,7 @@ func testOfficialBroken(t *testing.T, od *officialEnvData, apps map[string]*isti
 	kiali := func(v map[string]any) map[string]any {
 		return istioSub(istioSub(istioSub(v, "deployment"), "ingress"), "override_yaml")
 	}
-	for _, tc := range []struct {
-		name, app string
-		edit      func(values map[string]any)
-		want      string // a substring of one of the problems
-	}{
+	for _, tc := range []brokenValues{
 		{"Prometheus Ingress with the chart's pathType", "kube-prometheus-stack",
 			func(v map[string]any) { delete(istioSub(istioSub(v, "prometheus"), "ingress"), "pathType") }, "pathType"},
 		{"Alertmanager Ingress with the chart's pathType", "kube-prometheus-stack",
@@ -146,22 +140,7 @@ func testOfficialBroken(t *testing.T, od *officialEnvData, apps map[string]*isti
 			func(v map[string]any) { v["replicaCount"] = 1 }, "replicas"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			orig, ok := apps[tc.app]
-			if !ok {
-				t.Fatalf("no Application %s to break", tc.app)
-			}
-			broken := *orig
-			broken.Values = istioCopy(orig.Values)
-			tc.edit(broken.Values)
-			_, problems := checkOfficialApp(od, &broken)
-			for _, p := range problems {
-				if strings.Contains(p, tc.want) {
-					t.Logf("caught: %s", p)
-					return
-				}
-			}
-			t.Errorf("Application %s (%s) with broken values passed (no problem mentions %q); problems: %q",
-				tc.app, broken.Env, tc.want, problems)
+			assertBrokenCaught(t, apps, tc, func(app *istioApp) []string { _, p := checkOfficialApp(od, app); return p })
 		})
 	}
 }
@@ -259,18 +238,7 @@ func officialPath(chart string, v *semver.Version) string {
 // officialCharts by name; it fills od with our StorageClasses and Secrets.
 func officialApps(t *testing.T, od *officialEnvData) map[string]*istioApp {
 	t.Helper()
-	res, err := (&validate.Validator{Root: root, Envs: []string{officialEnv}, SkipPolicies: true}).Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range res.Report.Findings {
-		if f.Chart == infraAppsChart || f.Chart == infraSharedChart {
-			t.Errorf("%s does not validate in %s: %s %s %s: %s", f.Chart, officialEnv, f.File, f.Object, f.Path, f.Message)
-		}
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	res := renderValidated(t, officialEnv, infraAppsChart, infraSharedChart)
 	od.storageClass, od.secrets = map[string]*render.Object{}, map[string]*render.Object{}
 	apps := map[string]*istioApp{}
 	for _, r := range res.Renders {
