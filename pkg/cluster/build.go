@@ -13,9 +13,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/buildonce"
 	"github.com/microservices-manifests/microservices-manifests/internal/gomod"
 )
 
@@ -158,40 +158,21 @@ func (c *Components) buildOnce(stampName, want string, complete func() bool, log
 		got, err := os.ReadFile(stampFile)
 		return err == nil && strings.TrimSpace(string(got)) == want && complete()
 	}
-	if fresh() {
-		return false, nil
-	}
-	if err := os.MkdirAll(c.BinDir, 0o755); err != nil {
-		return false, err
-	}
-	lock, err := os.OpenFile(stampFile+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return false, err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return false, fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // released by Close anyway
-	if fresh() {
-		return false, nil
-	}
-	if err := os.MkdirAll(c.LogDir, 0o755); err != nil {
-		return false, err
-	}
-	logPath := filepath.Join(c.LogDir, logName)
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return false, err
-	}
-	defer logFile.Close()
-	if err := build(logFile, logPath); err != nil {
-		return false, c.buildError(err, logPath)
-	}
-	if err := os.WriteFile(stampFile, []byte(want+"\n"), 0o644); err != nil {
-		return false, err
-	}
-	return true, nil
+	return buildonce.Do(stampFile+".lock", fresh, func() error {
+		if err := os.MkdirAll(c.LogDir, 0o755); err != nil {
+			return err
+		}
+		logPath := filepath.Join(c.LogDir, logName)
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		defer logFile.Close()
+		if err := build(logFile, logPath); err != nil {
+			return c.buildError(err, logPath)
+		}
+		return os.WriteFile(stampFile, []byte(want+"\n"), 0o644)
+	})
 }
 
 func (c *Components) complete() bool {

@@ -9,8 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/buildonce"
 )
 
 // Distribution's registry command and its pinned version.
@@ -36,28 +37,21 @@ func Built(path string) bool {
 // It returns the binary's path and whether it built.
 func Build(ctx context.Context, binDir string, log io.Writer) (string, bool, error) {
 	bin := filepath.Join(binDir, BinaryName)
-	if Built(bin) {
-		return bin, false, nil
-	}
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return "", false, err
-	}
-	lock, err := os.OpenFile(filepath.Join(binDir, "."+BinaryName+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	built, err := buildonce.Do(filepath.Join(binDir, "."+BinaryName+".lock"), func() bool { return Built(bin) }, func() error {
+		return install(ctx, binDir, bin, log)
+	})
 	if err != nil {
 		return "", false, err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", false, fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // released by Close anyway
-	if Built(bin) {
-		return bin, false, nil
-	}
-	// Install into a scratch GOBIN and rename: bin/registry is either absent or whole.
+	return bin, built, nil
+}
+
+// install runs `go install` into a scratch GOBIN and renames the result to bin: bin is
+// either absent or whole.
+func install(ctx context.Context, binDir, bin string, log io.Writer) error {
 	tmp, err := os.MkdirTemp(binDir, ".registry-build-")
 	if err != nil {
-		return "", false, err
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	start := time.Now()
@@ -70,18 +64,18 @@ func Build(ctx context.Context, binDir string, log io.Writer) (string, bool, err
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", false, fmt.Errorf("go install %s@%s: %w\n%s", registryPackage, RegistryVersion, err, tail(string(out), 20))
+		return fmt.Errorf("go install %s@%s: %w\n%s", registryPackage, RegistryVersion, err, tail(string(out), 20))
 	}
 	if err := os.Rename(filepath.Join(tmp, BinaryName), bin); err != nil {
-		return "", false, err
+		return err
 	}
 	if !Built(bin) {
-		return "", false, fmt.Errorf("%s: not built from %s@%s", bin, RegistryModule, RegistryVersion)
+		return fmt.Errorf("%s: not built from %s@%s", bin, RegistryModule, RegistryVersion)
 	}
 	if log != nil {
 		fmt.Fprintf(log, "built %s in %s\n", bin, time.Since(start).Round(time.Second))
 	}
-	return bin, true, nil
+	return nil
 }
 
 func tail(s string, n int) string {
