@@ -134,6 +134,13 @@ func killLeftovers(t *testing.T, g *processGroup) {
 func bystander(t *testing.T) Process {
 	t.Helper()
 	cmd := exec.Command("sleep", "600")
+	s := startForTest(t, cmd)
+	return Process{Name: "bystander", PID: cmd.Process.Pid, StartTime: s.startTime}
+}
+
+// startForTest starts cmd, ends it when the test ends, and returns its /proc stat.
+func startForTest(t *testing.T, cmd *exec.Cmd) procStat {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +149,7 @@ func bystander(t *testing.T) Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Process{Name: "bystander", PID: cmd.Process.Pid, StartTime: s.startTime}
+	return s
 }
 
 // testCluster is a Cluster in a temporary directory whose components are fakes.
@@ -374,14 +381,7 @@ func TestReadProcStat(t *testing.T) {
 	}
 	cmd := exec.Command(exe, "600")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	s, err := readProcStat(cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startForTest(t, cmd)
 	if s.pgrp != cmd.Process.Pid {
 		t.Errorf("pgrp %d, want %d (its own group)", s.pgrp, cmd.Process.Pid)
 	}
