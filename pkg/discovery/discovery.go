@@ -18,12 +18,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 )
 
@@ -36,6 +36,9 @@ var Roots = []string{"app", "infra", "deploy/argocd", "charts"}
 const NamespaceAnnotation = "microservices-manifests.io/namespace"
 
 var valuesFile = regexp.MustCompile(`^values-([a-z0-9][a-z0-9-]*)\.yaml$`)
+
+// MaxNameEcho bounds how much of a name read from a chart an error repeats.
+const MaxNameEcho = 64
 
 // Chart is one chart found in the repository.
 type Chart struct {
@@ -232,7 +235,7 @@ func readChart(root, dir string) (Chart, error) {
 	}
 	// The name becomes file and template paths: Helm's own rule, checked before any use.
 	if cf.Name == "." || cf.Name == ".." || strings.ContainsAny(cf.Name, `/\`) || strings.ContainsFunc(cf.Name, unicode.IsControl) {
-		return Chart{}, fmt.Errorf("%s/Chart.yaml: name %s is not allowed: a chart name is a single path component", id, strconv.Quote(bounded(cf.Name)))
+		return Chart{}, fmt.Errorf("%s/Chart.yaml: name %s is not allowed: a chart name is a single path component", id, escape.Quote(cf.Name, MaxNameEcho))
 	}
 	c := Chart{
 		ID:          id,
@@ -261,12 +264,4 @@ func readChart(root, dir string) (Chart, error) {
 		}
 	}
 	return c, nil
-}
-
-// bounded keeps a message short whatever a file holds.
-func bounded(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }

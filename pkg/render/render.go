@@ -24,6 +24,7 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/releaseutil"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -206,15 +207,15 @@ func Load(c discovery.Chart) (*chart.Chart, error) {
 			var fe *repofs.Error
 			errors.As(err, &fe)
 			return nil, &report.Finding{Severity: report.Error, Rule: repofs.RuleOutside, File: c.ID + "/Chart.yaml", Path: fmt.Sprintf("dependencies[%d].repository", i),
-				Message: fmt.Sprintf("dependency %q: %s", bounded(dep.Name), fe.Msg)}
+				Message: fmt.Sprintf("dependency %s: %s", escape.Quote(dep.Name, discovery.MaxNameEcho), fe.Msg)}
 		}
 		sub, err := repofs.LoadChart(root, rel)
 		if err != nil {
 			if fe := (*repofs.Error)(nil); errors.As(err, &fe) {
-				return nil, &repofs.Error{Path: fe.Path, Rule: fe.Rule, Msg: fmt.Sprintf("dependency %q: %s", bounded(dep.Name), fe.Msg)}
+				return nil, &repofs.Error{Path: fe.Path, Rule: fe.Rule, Msg: fmt.Sprintf("dependency %s: %s", escape.Quote(dep.Name, discovery.MaxNameEcho), fe.Msg)}
 			}
 			return nil, &report.Finding{Rule: "dependency", File: c.ID + "/Chart.yaml", Path: fmt.Sprintf("dependencies[%d].repository", i),
-				Message: fmt.Sprintf("load dependency %q: %v", bounded(dep.Name), err)}
+				Message: fmt.Sprintf("load dependency %s: %v", escape.Quote(dep.Name, discovery.MaxNameEcho), err)}
 		}
 		if sub.Metadata.Name != dep.Name {
 			return nil, &report.Finding{Rule: "dependency", File: c.ID + "/Chart.yaml", Path: fmt.Sprintf("dependencies[%d].name", i),
@@ -276,14 +277,6 @@ func refused(err error) (report.Finding, bool) {
 		return report.Finding{}, false
 	}
 	return report.Finding{Rule: fe.Rule, File: fe.Path, Message: fe.Msg}, true
-}
-
-// bounded keeps a name read from a chart short in a message.
-func bounded(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 var templateLocation = regexp.MustCompile(`([\w./-]+\.(?:yaml|yml|tpl|txt|json)):(\d+)(?::(\d+))?`)

@@ -36,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 )
 
 // Limits. The per-file and per-chart sizes are Helm's own defaults
@@ -277,7 +279,7 @@ func readIn(r *os.Root, c string, want fs.FileInfo, limit int64) ([]byte, error)
 // characters visible.
 func shown(s string) string {
 	if len(s) > maxShown {
-		s = s[:maxShown] + "..."
+		s = escape.Cut(s, maxShown) + "..."
 	}
 	if q := strconv.Quote(s); q[1:len(q)-1] != s {
 		return q

@@ -2,13 +2,14 @@ package schema
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 )
 
 // NameRule is the rule of the findings about metadata.name and metadata.namespace.
@@ -18,26 +19,8 @@ const NameRule = "name"
 // pull requests and may be megabytes long or carry control characters.
 const MaxEcho = 100
 
-// Quote is s for a message: cut to MaxEcho bytes (on a rune boundary, the cut marked with
-// the full length) and quoted with strconv.Quote, so that control characters, NUL and
-// newlines are escaped rather than printed.
-func Quote(s string) string {
-	if len(s) <= MaxEcho {
-		return strconv.Quote(s)
-	}
-	return strconv.Quote(cut(s, MaxEcho)) + fmt.Sprintf("...(%d bytes)", len(s))
-}
-
-// cut returns the longest prefix of s of at most n bytes that does not split a rune.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// Quote is s for a message, bounded to MaxEcho bytes (escape.Quote).
+func Quote(s string) string { return escape.Quote(s, MaxEcho) }
 
 // ObjectID is Kind/namespace/name (Kind/name without a namespace) safe to print: each part
 // that is long, or not plain printable text, is shown as Quote shows it. Findings locate

@@ -15,6 +15,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 )
 
 // normalize copies obj into plain JSON values for the validator: YAML decoders give
@@ -329,7 +331,7 @@ func display(v any) string {
 		b = []byte(fmt.Sprint(v))
 	}
 	if len(b) > MaxEcho {
-		return cut(string(b), MaxEcho) + fmt.Sprintf("...(%d bytes)", len(b))
+		return escape.Cut(string(b), MaxEcho) + fmt.Sprintf("...(%d bytes)", len(b))
 	}
 	return string(b)
 }
