@@ -11,11 +11,11 @@ ENVS ?= dev prd
 all: validate
 
 ## up: the scenario on embedded defaults: plan into a scratch clone (.cache/up), merge, publish dev
-## into local OCI layouts, then start the embedded cluster and apply the dev plan onto it
+## into local OCI layouts, then start the embedded cluster and apply the dev plan onto it.
+## ENV=prd: publish prd into the ECR stand-in and let Argo CD deploy it from there (scripts/up.sh)
+ENV ?= dev
 up: build
-	scripts/up.sh
-	$(PLATFORM) cluster up
-	$(PLATFORM) cluster apply -e dev
+	UP_ENV=$(ENV) scripts/up.sh
 
 ## down: stop everything up and argocd started (ArgoCD's processes, then the cluster's), also
 ## after a failed start; with the existing bin/platform when the working tree does not build
@@ -113,7 +113,6 @@ skaffold-dev:
 	@mkdir -p .cache && ln -sfn "$$(cd "$(BACKEND_DIR)" && pwd)" .cache/backend
 	skaffold dev $(if $(PROFILE),--profile $(PROFILE))
 
-ENV ?= dev
 ROOT_APP := deploy/argocd/shared/root
 ## argocd-bootstrap: install ArgoCD, then the projects and argocd-root, with Helmfile (ENV=dev|prd)
 argocd-bootstrap:

@@ -6,13 +6,19 @@
 #   2. plan (mission step 4): validate, render release/<env>/ for every environment, commit it
 #      onto release/local with git, and print the sticky comment (diff against main + catalog);
 #   3. the release manager's merge (step 5): main fast-forwards to release/local;
-#   4. publish (step 6): the dev charts, with their secrets baked in, are pushed as Helm OCI
-#      artifacts into the local OCI layouts under .cache/up/repo/.cache/oci/dev/;
+#   4. publish (step 6), then deploy (steps 7-8):
+#      dev (the default): the dev charts, with their secrets baked in, are pushed as Helm OCI
+#      artifacts into the local OCI layouts under .cache/up/repo/.cache/oci/dev/; the embedded
+#      cluster starts and the dev plan is applied onto it;
+#      prd (UP_ENV=prd, make up ENV=prd): the embedded cluster and the ECR stand-in start
+#      (platform cluster registry), the prd charts are pushed into the stand-in through the
+#      ECR code path (GetAuthorizationToken, then oras-go over HTTPS), and Argo CD runs on the
+#      cluster with argocd-root for prd (the scratch clone's main) and pulls them from it,
+#      until every Application of this repository's charts is Synced and Healthy;
 #   5. the pushed references are listed.
-# Secrets come from the environment; each variable secrets.yaml declares for dev that is unset
-# gets a documented development placeholder, "dev-only-<name in lower case>" (e.g.
-# ACCOUNT_DB_PASSWORD=dev-only-account_db_password). Never use those outside a local cluster.
-# (Deploying onto the embedded cluster comes with the cluster: this script ends at the push.)
+# Secrets come from the environment; each variable secrets.yaml declares that is unset gets a
+# documented placeholder, "<dev|prd>-local-only-<name in lower case>" (e.g.
+# ACCOUNT_DB_PASSWORD=dev-local-only-account_db_password). Never use those outside a local cluster.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,14 +56,39 @@ step "merge release/local into main (the release manager's review)"
 git -C "$repo" checkout --quiet main
 git -C "$repo" merge --quiet --ff-only release/local
 
-step "publish $env into the local OCI layouts"
 while read -r name; do
   if [ -z "${!name:-}" ]; then
-    export "$name=dev-only-$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]')"
-    echo "secret $name: development placeholder" >&2
+    export "$name=$env-local-only-$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]')"
+    echo "secret $name: local placeholder" >&2
   fi
 done < <(sed -n 's/^ *env: *\([A-Z_][A-Z0-9_]*\).*/\1/p' "$repo/secrets.yaml" 2>/dev/null | sort -u)
-"$platform" --root "$repo" publish --env "$env" > "$work/pushed.txt"
 
-step "pushed $(wc -l < "$work/pushed.txt") charts (OCI layouts under ${repo#"$root"/}/.cache/oci/$env; the comment is in ${work#"$root"/}/comment.md)"
-cat "$work/pushed.txt"
+case "$env" in
+dev)
+  step "publish dev into the local OCI layouts"
+  "$platform" --root "$repo" publish --env dev > "$work/pushed.txt"
+  step "pushed $(wc -l < "$work/pushed.txt") charts (OCI layouts under ${repo#"$root"/}/.cache/oci/dev; the comment is in ${work#"$root"/}/comment.md)"
+  cat "$work/pushed.txt"
+  step "start the embedded cluster and apply the dev plan"
+  "$platform" --root "$root" cluster up
+  "$platform" --root "$root" cluster apply -e dev
+  ;;
+*)
+  step "start the embedded cluster and the ECR stand-in"
+  "$platform" --root "$root" cluster up >/dev/null
+  "$platform" --root "$root" cluster registry -e "$env" > "$work/registry.env"
+  # REGISTRY_ADDR, OCI_REPOSITORY, AWS_ENDPOINT_URL_ECR, AWS_REGION, the stand-in's own AWS key
+  # and SSL_CERT_FILE (its CA), for this shell's publish only.
+  set -a
+  # shellcheck disable=SC1091
+  . "$work/registry.env"
+  set +a
+  step "publish $env into the ECR stand-in ($OCI_REPOSITORY)"
+  "$platform" --root "$repo" publish --env "$env" --registry "$OCI_REPOSITORY" --ecr-region "$AWS_REGION" > "$work/pushed.txt"
+  cat "$work/pushed.txt"
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL_ECR SSL_CERT_FILE
+  step "Argo CD: argocd-root for $env from ${repo#"$root"/} (main), charts from $OCI_REPOSITORY"
+  "$platform" --root "$root" cluster argocd -e "$env" --repo "$repo" | tee "$work/argocd.txt"
+  step "the comment is in ${work#"$root"/}/comment.md, the pushed references in ${work#"$root"/}/pushed.txt"
+  ;;
+esac

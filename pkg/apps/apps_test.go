@@ -149,7 +149,7 @@ func TestGraphFixture(t *testing.T) {
 func TestGraphRealRepository(t *testing.T) {
 	want := map[string]map[string]int{ // children per Application with children
 		"dev": {"argocd-root": 2, "argocd-app-parent": 6, "argocd-infra-parent": 9, "istio": 5},
-		"prd": {"argocd-root": 2, "argocd-app-parent": 6, "argocd-infra-parent": 12, "istio": 5},
+		"prd": {"argocd-root": 2, "argocd-app-parent": 6, "argocd-infra-parent": 14, "istio": 5},
 	}
 	for _, env := range []string{"dev", "prd"} {
 		t.Run(env, func(t *testing.T) {

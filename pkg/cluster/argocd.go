@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +48,9 @@ const (
 	rootAppName   = "argocd-root"
 	projectsChart = "deploy/argocd/shared/projects"
 	localRepoName = "microservices-manifests.git"
+	// ecrCredentialsChart renders the ExternalSecrets that keep Argo CD's ECR repository
+	// Secrets fresh in production; the embedded run writes those Secrets itself.
+	ecrCredentialsChart = "infra/ecr-credentials"
 )
 
 var applicationGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
@@ -78,8 +82,23 @@ type ArgoCD struct {
 	Timeout time.Duration
 	// SharedCRDs holds the CRDs no module proxy serves (see Applier); empty: its default.
 	SharedCRDs string
+	// OCI is where the charts of an environment whose Applications pull from ECR (prd,
+	// chartSource oci) come from: the ECR stand-in. Required for such an environment.
+	OCI *OCISource
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+}
+
+// OCISource is the OCI repository the embedded run's Argo CD pulls the published charts
+// from, in place of production's ECR repository, with an ECR-style login.
+type OCISource struct {
+	// RepoURL is host:port/prefix, as an Application's repoURL names it (no scheme).
+	RepoURL string
+	// CAFile is the PEM CA of the registry's certificate (given to Argo CD's helm, never
+	// skipped).
+	CAFile string
+	// Username and Password: AWS and a token from the stand-in's GetAuthorizationToken.
+	Username, Password string
 }
 
 // ArgoCDState is Cluster.Dir/argocd/state.json, rewritten as each process starts: PGID and
@@ -100,12 +119,78 @@ type AppStatus struct {
 	Name, Project, Sync, Health string
 	Revision                    string
 	Message                     string
-	// Offline is set on an excluded Application (official chart, unreachable offline).
+	// Offline is set on an excluded Application (official chart, unreachable offline, or
+	// simulated); Note says why.
 	Offline bool
+	Note    string
 }
 
 // OK is Synced and Healthy.
 func (s AppStatus) OK() bool { return s.Sync == "Synced" && s.Health == "Healthy" }
+
+// operators are the API groups whose objects only a controller of an official chart acts
+// on (not run here: their charts are not served offline, and their pods would be kwok's):
+// such objects stay Progressing, and waves after them OutOfSync, in the embedded run.
+var operators = map[string]string{
+	"sqs.services.k8s.aws":          "ack-sqs-controller",
+	"apigatewayv2.services.k8s.aws": "ack-apigatewayv2-controller",
+	"external-secrets.io":           "external-secrets (the embedded run writes the repository Secrets its ExternalSecrets would write, from the stand-in's token)",
+}
+
+// simulated says why an Application is not Synced and Healthy when every resource holding
+// it back is an object of operators; "" otherwise.
+func simulated(u *unstructured.Unstructured) string {
+	res, _, _ := unstructured.NestedSlice(u.Object, "status", "resources")
+	waiting := map[string][]string{}
+	for _, r := range res {
+		m, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		health, _, _ := unstructured.NestedString(m, "health", "status")
+		if m["status"] == "Synced" && (health == "" || health == "Healthy") {
+			continue
+		}
+		group, _ := m["group"].(string)
+		op, ok := operators[group]
+		if !ok {
+			return ""
+		}
+		waiting[op] = append(waiting[op], fmt.Sprintf("%v/%v", m["kind"], m["name"]))
+	}
+	if len(waiting) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(waiting)) {
+		parts = append(parts, fmt.Sprintf("%s wait for %s", strings.Join(waiting[op], ", "), op))
+	}
+	return "simulated: " + strings.Join(parts, "; ") + ", an official chart's controller not run here"
+}
+
+// Overrides are what the embedded run changes in Argo CD's behaviour, listed with every run.
+var Overrides = []string{
+	"the application controller runs with --persist-resource-health (each resource's health in the Application's status, as Argo CD 2 did), so that the wait can tell which resources hold an Application back",
+	"HorizontalPodAutoscaler health (argocd-cm resource.customizations): an HPA whose only problem is that it cannot read metrics is Healthy, since the embedded cluster has no metrics API (kwok simulates pods, not their usage); any other failing condition is Degraded as Argo CD's own check says",
+}
+
+// hpaHealth is Argo CD's HPA health check, except that missing metrics are not a failure.
+const hpaHealth = `hs = {status = "Healthy", message = "no failing condition"}
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for _, c in ipairs(obj.status.conditions) do
+    if c.status == "False" and (c.type == "AbleToScale" or c.type == "ScalingActive") then
+      if c.type == "ScalingActive" and (c.reason == "FailedGetResourceMetric" or c.reason == "FailedGetPodsMetric" or c.reason == "FailedGetObjectMetric" or c.reason == "FailedGetExternalMetric" or c.reason == "FailedGetContainerResourceMetric") then
+        hs.message = "embedded cluster, no metrics API: " .. (c.message or "")
+      else
+        hs.status = "Degraded"
+        hs.message = c.message
+        return hs
+      end
+    end
+  end
+end
+return hs
+`
 
 // ArgoCDResult is what Run did.
 type ArgoCDResult struct {
@@ -301,6 +386,10 @@ func (a *ArgoCD) serveRepo(ctx context.Context, st *ArgoCDState) error {
 	if repo == "" {
 		repo = a.Root
 	}
+	repo, err := filepath.Abs(repo)
+	if err != nil {
+		return err
+	}
 	commit, err := a.git(ctx, repo, "rev-parse", "HEAD")
 	if err != nil {
 		return err
@@ -370,8 +459,14 @@ func (a *ArgoCD) treeOverride(chartDir string, st *ArgoCDState) (map[string]any,
 	if err != nil {
 		return nil, nil, err
 	}
+	if vals["chartSource"] == "oci" && a.OCI == nil {
+		return nil, nil, fmt.Errorf("%s: the %s Applications pull their charts from an OCI registry (chartSource oci): publish them into the ECR stand-in and give its repository (platform cluster registry; make up ENV=%s does both)", chartDir, a.env(), a.env())
+	}
 	apps, _ := vals["applications"].(map[string]any)
 	out := map[string]any{"git": map[string]any{"repoURL": st.RepoURL, "targetRevision": st.Revision}}
+	if _, ok := vals["oci"]; ok && a.OCI != nil {
+		out["oci"] = map[string]any{"repoURL": a.OCI.RepoURL}
+	}
 	over := map[string]any{}
 	excluded := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(apps)) {
@@ -447,7 +542,8 @@ func (a *ArgoCD) bootstrapObjects(st *ArgoCDState) ([]*unstructured.Unstructured
 		{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ArgoCDNamespace}},
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "argocd-cm", "namespace": ArgoCDNamespace, "labels": part},
 			// A short reconciliation: a comparison that failed while its parent was syncing is retried soon.
-			"data": map[string]any{"timeout.reconciliation": "30s"}},
+			"data": map[string]any{"timeout.reconciliation": "30s",
+				"resource.customizations.health.autoscaling_HorizontalPodAutoscaler": hpaHealth}},
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "argocd-cmd-params-cm", "namespace": ArgoCDNamespace, "labels": part}},
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "argocd-rbac-cm", "namespace": ArgoCDNamespace, "labels": part}},
 		{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "argocd-secret", "namespace": ArgoCDNamespace, "labels": part},
@@ -465,11 +561,59 @@ func (a *ArgoCD) bootstrapObjects(st *ArgoCDState) ([]*unstructured.Unstructured
 		}
 		out = append(out, u)
 	}
-	projects, err := a.renderChart(projectsChart, map[string]any{"gitRepoURL": st.RepoURL})
+	projectValues := map[string]any{"gitRepoURL": st.RepoURL}
+	if a.OCI != nil {
+		projectValues["ociRepositories"] = []any{a.OCI.RepoURL}
+		secrets, err := a.repositorySecrets()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, secrets...)
+	}
+	projects, err := a.renderChart(projectsChart, projectValues)
 	if err != nil {
 		return nil, err
 	}
 	return append(out, projects...), nil
+}
+
+// repositorySecrets are the Secrets infra/ecr-credentials' ExternalSecrets would write in
+// the environment (one per repository of its values), pointing at the stand-in.
+func (a *ArgoCD) repositorySecrets() ([]*unstructured.Unstructured, error) {
+	vals, err := a.readValues(ecrCredentialsChart+"/values.yaml", ecrCredentialsChart+"/values-"+a.env()+".yaml")
+	if err != nil {
+		return nil, err
+	}
+	repos, _ := vals["repositories"].(map[string]any)
+	var out []*unstructured.Unstructured
+	for _, name := range slices.Sorted(maps.Keys(repos)) {
+		if repos[name] == nil {
+			continue
+		}
+		u, err := toUnstructured(RepositorySecret(name, a.OCI.RepoURL, a.OCI.Username, a.OCI.Password))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s/values-%s.yaml declares no repository: Argo CD would have no credentials for %s", ecrCredentialsChart, a.env(), a.OCI.RepoURL)
+	}
+	return out, nil
+}
+
+// RepositorySecret is Argo CD's repository Secret for an OCI Helm repository with a login:
+// the Secret infra/ecr-credentials' ExternalSecret templates (ecr-credentials.secretData),
+// name repo-<name>; a test checks both have the same shape.
+func RepositorySecret(name, url, user, password string) map[string]any {
+	return map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "repo-" + name, "namespace": ArgoCDNamespace,
+			"labels": map[string]any{"argocd.argoproj.io/secret-type": "repository", "app.kubernetes.io/part-of": "argocd"}},
+		"type": "Opaque",
+		"stringData": map[string]any{"name": name, "type": "helm", "enableOCI": "true", "url": url,
+			"username": user, "password": password},
+	}
 }
 
 // renderChart renders a chart of the repository for the environment with Helm's SDK, with
@@ -539,12 +683,28 @@ func (a *ArgoCD) processEnv() []string {
 		"ARGOCD_FAKE_IN_CLUSTER=true",
 		"ARGOCD_GPG_ENABLED=false",
 		"ARGOCD_GNUPGHOME="+filepath.Join(a.Dir(), "gnupg"),
+		// The CA of a registry's certificate, by host name (Argo CD's argocd-tls-certs-cm
+		// layout): its helm gets --ca-file.
+		"ARGOCD_TLS_DATA_PATH="+filepath.Join(a.Dir(), "tls"),
 	)
 }
 
 func (a *ArgoCD) startAll(ctx context.Context, st *ArgoCDState, redis string) error {
-	for _, d := range []string{"home", "tmp", "gnupg", "redis"} {
+	for _, d := range []string{"home", "tmp", "gnupg", "redis", "tls"} {
 		if err := os.MkdirAll(filepath.Join(a.Dir(), d), 0o700); err != nil {
+			return err
+		}
+	}
+	if a.OCI != nil {
+		ca, err := os.ReadFile(a.OCI.CAFile)
+		if err != nil {
+			return fmt.Errorf("registry CA: %w", err)
+		}
+		host, _, _ := strings.Cut(a.OCI.RepoURL, "/")
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if err := os.WriteFile(filepath.Join(a.Dir(), "tls", host), ca, 0o600); err != nil {
 			return err
 		}
 	}
@@ -567,7 +727,10 @@ func (a *ArgoCD) startAll(ctx context.Context, st *ArgoCDState, redis string) er
 			"--kubeconfig", a.Cluster.Kubeconfig(), "--namespace", ArgoCDNamespace,
 			"--repo-server", repoServer, "--repo-server-plaintext", "--redis", redisAddr,
 			"--metrics-port", strconv.Itoa(st.Ports["controller-metrics"]),
-			"--app-resync", "30", "--loglevel", "info"}, st.Ports["controller-metrics"]},
+			"--app-resync", "30", "--loglevel", "info",
+			// Each resource's health in the Application's status (Argo CD 3's default keeps it
+			// in redis only): the wait names what holds an Application back.
+			"--persist-resource-health"}, st.Ports["controller-metrics"]},
 	}
 	for _, p := range procs {
 		if err := a.start(st, p.name, p.exe, p.args); err != nil {
@@ -700,7 +863,10 @@ func (a *ArgoCD) Wait(ctx context.Context, dyn dynamic.Interface, cs kubernetes.
 		nss := map[string]bool{}
 		for _, u := range list.Items {
 			s := appStatus(&u)
-			_, s.Offline = offline[s.Name]
+			s.Note, s.Offline = offline[s.Name]
+			if !s.OK() && !s.Offline {
+				s.Note = simulated(&u)
+			}
 			have[s.Name] = s
 			if ns := argoapps.FromBody(u.Object, "").Destination.Namespace; ns != "" && ns != ArgoCDNamespace {
 				nss[ns] = true
@@ -732,7 +898,7 @@ func (a *ArgoCD) Wait(ctx context.Context, dyn dynamic.Interface, cs kubernetes.
 				s = AppStatus{Name: name, Sync: "-", Health: "-", Message: "not created yet"}
 			}
 			apps = append(apps, s)
-			if !s.OK() && !(ok && s.Offline) {
+			if !s.OK() && !(ok && (s.Offline || s.Note != "")) {
 				pending = append(pending, fmt.Sprintf("%s (%s/%s)", name, s.Sync, s.Health))
 			}
 		}
@@ -801,8 +967,11 @@ func WriteAppTable(w io.Writer, apps []AppStatus) error {
 			rev = rev[:12]
 		}
 		note := ""
-		if s.Offline {
-			note = "expected offline: official chart repository unreachable"
+		switch {
+		case !s.Offline && s.Note != "":
+			note = s.Note
+		case s.Offline:
+			note = "expected offline: official chart repository unreachable (" + s.Note + ")"
 			if !strings.Contains(s.Message, "ComparisonError") {
 				note = "official chart (offline): " + s.Message
 			}

@@ -3,6 +3,7 @@ package command
 import (
 	"errors"
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -24,7 +25,7 @@ simulating two worker nodes per node.kubernetes.io/nodegroup=app|deploy|ingress|
 (embedded-<nodegroup>-1 and -2, in two zones) plus a control-plane node. State, certificates,
 the admin kubeconfig and logs are in .cache/cluster/.`,
 	}
-	cmd.AddCommand(newClusterBuild(g), newClusterUp(g), newClusterDown(g), newClusterStatus(g), newClusterApply(g), newClusterArgoCD(g))
+	cmd.AddCommand(newClusterBuild(g), newClusterUp(g), newClusterDown(g), newClusterStatus(g), newClusterApply(g), newClusterArgoCD(g), newClusterRegistry(g))
 	return cmd
 }
 
@@ -95,9 +96,10 @@ func newClusterUp(g *globals) *cobra.Command {
 func newClusterDown(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "down",
-		Short: "Stop ArgoCD's processes, then the cluster's, and drop its etcd data (also after a failed start)",
-		Long: `down stops every process platform cluster up and platform cluster argocd started, as recorded in
-.cache/cluster/argocd/state.json and .cache/cluster/state.json (each with its start time, so a PID
+		Short: "Stop ArgoCD's processes, the ECR stand-in, then the cluster's, and drop its etcd data (also after a failed start)",
+		Long: `down stops every process platform cluster up, platform cluster argocd and platform cluster registry
+started, as recorded in .cache/cluster/argocd/state.json, .cache/cluster/registry/state.json and
+.cache/cluster/state.json (each with its start time, so a PID
 reused by another process is never signalled): newest first, SIGTERM, SIGKILL after a bounded wait,
 then what is left of their process group. ArgoCD goes first: its controller holds watches on the
 apiserver. The cluster is stopped even when stopping ArgoCD failed.`,
@@ -105,7 +107,8 @@ apiserver. The cluster is stopped even when stopping ArgoCD failed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := cluster.New(g.root, g.stderr)
 			argoErr := (&cluster.ArgoCD{Cluster: c, Root: g.root, Log: g.stderr}).Stop(cmd.Context())
-			if err := errors.Join(argoErr, c.Stop(cmd.Context())); err != nil {
+			regErr := (&cluster.Registry{Cluster: c, Root: g.root, Log: g.stderr}).Stop(cmd.Context())
+			if err := errors.Join(argoErr, regErr, c.Stop(cmd.Context())); err != nil {
 				return err
 			}
 			fmt.Fprintln(g.stderr, "cluster stopped")
@@ -229,5 +232,52 @@ webhooks (Istio's injector, ...) are not installed. --kubeconfig/--context targe
 	cmd.Flags().StringVar(&kubeCtx, "context", "", "kubeconfig context (with --kubeconfig or $KUBECONFIG) instead of the embedded cluster")
 	cmd.Flags().StringVar(&sharedCRDs, "shared-crds", "", "directory of the CRDs no module proxy serves (default: <root>/pkg/schema/crds)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "bound of each wait (CRDs established, kinds served, workloads available)")
+	return cmd
+}
+
+func newClusterRegistry(g *globals) *cobra.Command {
+	var (
+		env  string
+		down bool
+	)
+	cmd := &cobra.Command{
+		Use:   "registry [-e ENV] | registry --down",
+		Short: "Run the ECR stand-in in the background beside the embedded cluster",
+		Long: `registry starts the ECR stand-in (platform registry serve: CNCF Distribution behind an HTTPS proxy
+admitting only user AWS with a token from its local GetAuthorizationToken endpoint) in the
+background, keeps its storage in .cache/cluster/registry/data across restarts, and prints the
+settings a publisher needs as KEY=VALUE lines (source them), plus OCI_REPOSITORY: the
+repository of ENV's charts in it (production's repository path under 127.0.0.1:PORT), which
+platform publish --registry and platform cluster argocd -e ENV use. platform cluster down (or
+--down) stops it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r := &cluster.Registry{Cluster: cluster.New(g.root, g.stderr), Root: g.root, Log: g.stderr}
+			if down {
+				return r.Stop(cmd.Context())
+			}
+			prod, err := cluster.OCIRepository(g.root, env)
+			if err != nil {
+				return err
+			}
+			if prod == "" {
+				return fmt.Errorf("environment %s pulls its charts from git (deploy/argocd/shared/parent chartSource): no registry needed", env)
+			}
+			if r.Exe, err = os.Executable(); err != nil {
+				return err
+			}
+			st, err := r.Start(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, k := range cluster.RegistrySettings {
+				fmt.Fprintf(g.stdout, "%s=%s\n", k, st.Settings[k])
+			}
+			fmt.Fprintf(g.stdout, "OCI_REPOSITORY=%s\n", st.Repository(prod))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&env, "env", "e", "prd", "environment whose charts the stand-in holds")
+	cmd.Flags().BoolVar(&down, "down", false, "stop it instead")
 	return cmd
 }

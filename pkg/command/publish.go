@@ -66,6 +66,7 @@ JSON result with --output json. Secret values never appear in any output.`,
 	f.StringSliceVarP(&p.Charts, "chart", "c", nil, "chart(s) by directory, e.g. app/account (default: every chart under app/ and infra/)")
 	f.BoolVar(&p.DryRun, "dry-run", false, "validate, read the secrets and package, but contact no registry")
 	f.BoolVar(&p.PlainHTTP, "plain-http", false, "use HTTP, not HTTPS, for the registry (a registry on 127.0.0.1)")
+	f.StringVar(&p.ECRRegion, "ecr-region", "", "authorize with ECR's GetAuthorizationToken in this region whatever the registry's host name (an ECR-compatible endpoint such as the local stand-in, make registry)")
 	f.StringVar(&p.ECREndpoint, "ecr-endpoint", "", "ECR API endpoint URL (default: $AWS_ENDPOINT_URL_ECR, else AWS's)")
 	f.StringVarP(&output, "output", "o", output, "output format: text or json")
 	_ = cmd.MarkFlagRequired("env")

@@ -211,6 +211,19 @@ func TestPublishPrd(t *testing.T) {
 		t.Errorf("second publish = %+v", again.Charts[0])
 	}
 
+	// By its address (how `make up ENV=prd` and Argo CD reach it): not an ECR host name, so
+	// only --ecr-region makes publish ask GetAuthorizationToken; without it the registry's
+	// Basic challenge finds no credential (no Docker configuration here) and nothing is pushed.
+	byAddr := newPublisher()
+	byAddr.Registry = inst.Addr + "/charts"
+	if _, err := byAddr.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "credential not found") {
+		t.Errorf("publish by address without --ecr-region: %v, want the registry's 401", err)
+	}
+	byAddr.ECRRegion = inst.Region
+	if res, err := byAddr.Run(context.Background()); err != nil || res.Charts[0].Status != publish.Unchanged || res.Charts[0].Digest != got.Digest {
+		t.Errorf("publish by address with --ecr-region: %+v, %v", res, err)
+	}
+
 	// A wrong SigV4 secret gets no token, so publish fails before pushing anything.
 	if _, err := token(t, inst, "not-the-secret"); err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
 		t.Errorf("token with a wrong secret: %v", err)

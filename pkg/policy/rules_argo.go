@@ -486,10 +486,15 @@ func checkAppTree(env *Env) []Violation {
 	t := newTree(env)
 	out := append([]Violation{}, t.dangling...)
 	// Orphans: charts nothing deploys. Charts rendering Applications and deployed by no
-	// Application are the tree's roots (installed by Helmfile); everything else must be
-	// reachable.
+	// Application are the tree's roots (installed by Helmfile); a chart that renders no
+	// object in this environment (a production-only chart in dev) has nothing to deploy;
+	// everything else must be reachable.
+	rendering := map[string]bool{}
+	for _, o := range env.Objects {
+		rendering[o.Chart] = true
+	}
 	for _, ch := range env.Charts {
-		if len(t.Deployers(ch.Chart)) == 0 && !slices.Contains(env.Roots, ch.Chart) && len(t.Rendered(ch.Chart)) == 0 {
+		if len(t.Deployers(ch.Chart)) == 0 && !slices.Contains(env.Roots, ch.Chart) && len(t.Rendered(ch.Chart)) == 0 && rendering[ch.Chart] {
 			out = append(out, violation(ch, "", "chart %s is deployed by no Application: add a child Application or remove the chart", ch.Chart))
 		}
 	}

@@ -187,9 +187,24 @@ func ECRRegion(host string) string {
 // ecr:GetAuthorizationToken. endpoint overrides the ECR API endpoint (also honoured from
 // AWS_ENDPOINT_URL_ECR by the SDK).
 func ecrCredential(ctx context.Context, region, endpoint string) (auth.Credential, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+	user, pass, err := ECRLogin(ctx, region, endpoint, nil)
 	if err != nil {
-		return auth.EmptyCredential, fmt.Errorf("aws config: %w", err)
+		return auth.EmptyCredential, err
+	}
+	return auth.Credential{Username: user, Password: pass}, nil
+}
+
+// ECRLogin is `aws ecr get-login-password`: the registry user (AWS) and password that
+// ecr:GetAuthorizationToken issues in region, with creds (nil: the environment's default
+// chain) at endpoint (empty: AWS_ENDPOINT_URL_ECR, else AWS's).
+func ECRLogin(ctx context.Context, region, endpoint string, creds aws.CredentialsProvider) (user, password string, err error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
+	if creds != nil {
+		opts = append(opts, awsconfig.WithCredentialsProvider(creds))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return "", "", fmt.Errorf("aws config: %w", err)
 	}
 	client := ecr.NewFromConfig(cfg, func(o *ecr.Options) {
 		if endpoint != "" {
@@ -198,20 +213,20 @@ func ecrCredential(ctx context.Context, region, endpoint string) (auth.Credentia
 	})
 	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
-		return auth.EmptyCredential, fmt.Errorf("ecr get-authorization-token: %w", err)
+		return "", "", fmt.Errorf("ecr get-authorization-token: %w", err)
 	}
 	if len(out.AuthorizationData) == 0 || out.AuthorizationData[0].AuthorizationToken == nil {
-		return auth.EmptyCredential, errors.New("ecr get-authorization-token: no authorization data")
+		return "", "", errors.New("ecr get-authorization-token: no authorization data")
 	}
 	token, err := base64.StdEncoding.DecodeString(*out.AuthorizationData[0].AuthorizationToken)
 	if err != nil {
-		return auth.EmptyCredential, fmt.Errorf("ecr authorization token: %w", err)
+		return "", "", fmt.Errorf("ecr authorization token: %w", err)
 	}
-	user, pass, ok := strings.Cut(string(token), ":")
+	user, password, ok := strings.Cut(string(token), ":")
 	if !ok {
-		return auth.EmptyCredential, errors.New("ecr authorization token: not user:password")
+		return "", "", errors.New("ecr authorization token: not user:password")
 	}
-	return auth.Credential{Username: user, Password: pass}, nil
+	return user, password, nil
 }
 
 // target opens the repository of the chart named name for reading and writing.
@@ -236,13 +251,18 @@ func (p *Publisher) target(ctx context.Context, reg Registry, name string, cred 
 	return repo, nil
 }
 
-// credential picks the registry's credentials: an ECR token for ECR hosts, else the Docker
+// credential picks the registry's credentials: an ECR token for ECR hosts (or any host when
+// ECRRegion is set), else the Docker
 // configuration (`docker login`, `helm registry login` with the Docker config) if any.
 func (p *Publisher) credential(ctx context.Context, reg Registry) (auth.CredentialFunc, error) {
 	if reg.Host == "" {
 		return nil, nil
 	}
-	if region := ECRRegion(reg.Host); region != "" {
+	region := p.ECRRegion
+	if region == "" {
+		region = ECRRegion(reg.Host)
+	}
+	if region != "" {
 		cred, err := ecrCredential(ctx, region, p.ECREndpoint)
 		if err != nil {
 			return nil, err

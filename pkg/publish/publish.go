@@ -65,6 +65,10 @@ type Publisher struct {
 	PlainHTTP bool
 	// ECREndpoint overrides the ECR API endpoint (else AWS_ENDPOINT_URL_ECR, else AWS's).
 	ECREndpoint string
+	// ECRRegion treats the registry as ECR in that region whatever its host name: an
+	// ECR-compatible endpoint reached by another name (the local stand-in on 127.0.0.1).
+	// Empty: ECR only for <account>.dkr.ecr.<region>.amazonaws.com hosts.
+	ECRRegion string
 	// HTTPClient carries the registry traffic; nil means oras's retrying client.
 	HTTPClient *http.Client
 	// Lookup reads the secrets' variables; nil means os.LookupEnv.

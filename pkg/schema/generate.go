@@ -78,6 +78,19 @@ func upstreamModules() []moduleSource {
 			Files:   []string{"example/prometheus-operator-crd/*.yaml"},
 			CRDs:    true,
 		},
+		{
+			// The ExternalSecret that keeps Argo CD's ECR repository Secret fresh and its
+			// ECRAuthorizationToken generator. v1.3.2 is the newest release the module proxy
+			// serves whole (the chart installed in prd is external-secrets 2.9.0, whose
+			// templates carry its own CRDs); both CRDs are served as v1 / v1alpha1 by both.
+			Module:  "github.com/external-secrets/external-secrets",
+			Version: "v1.3.2",
+			Files: []string{
+				"config/crds/bases/external-secrets.io_externalsecrets.yaml",
+				"config/crds/bases/generators.external-secrets.io_ecrauthorizationtokens.yaml",
+			},
+			CRDs: true,
+		},
 	}
 }
 

@@ -15,6 +15,8 @@ Entry fields (source is one of):
   source: chart   a user-defined chart: chart (name, default: the key), version (its Chart.yaml version),
                   dir (its directory under chartRoot, default: the chart name)
   source: tree    a chart of further Applications in this repository: path
+  source: git     a chart of this repository from git in every environment (values-<environment>.yaml),
+                  even where chartSource is oci: what must not come from ECR (the credentials to reach it): path
   source: helm    an official chart: repoURL, chart, version (exact)
   namespace, syncWave, releaseName (default: the chart name), values (helm valuesObject),
   syncOptions (added to the defaults), project (default: .Values.project)
@@ -34,7 +36,7 @@ Entry fields (source is one of):
 {{- $app := .app -}}
 {{- $kind := required (printf "applications.%s.source is required" .name) $app.source -}}
 {{- $chart := default .name $app.chart -}}
-{{- $git := or (eq $kind "tree") (and (eq $kind "chart") (eq $v.chartSource "git")) -}}
+{{- $git := or (eq $kind "tree") (eq $kind "git") (and (eq $kind "chart") (eq $v.chartSource "git")) -}}
 apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata:
@@ -56,7 +58,7 @@ metadata:
 spec:
   project: {{ default $v.project $app.project }}
   source:
-    {{- if eq $kind "tree" }}
+    {{- if or (eq $kind "tree") (eq $kind "git") }}
     repoURL: {{ $v.git.repoURL }}
     targetRevision: {{ $v.git.targetRevision }}
     path: {{ required (printf "applications.%s.path is required" .name) $app.path }}
@@ -77,7 +79,7 @@ spec:
     {{- fail (printf "chartSource must be git or oci, not %q" $v.chartSource) }}
     {{- end }}
     {{- else }}
-    {{- fail (printf "applications.%s.source must be chart, tree or helm, not %q" .name $kind) }}
+    {{- fail (printf "applications.%s.source must be chart, tree, git or helm, not %q" .name $kind) }}
     {{- end }}
     helm:
       releaseName: {{ default $chart $app.releaseName }}
