@@ -296,6 +296,7 @@ func checkOfficialApp(od *officialEnvData, app *istioApp) ([]*render.Object, []s
 			c.prefixIngress(c.find("Ingress", app.Namespace, name))
 		}
 		c.storage(c.find("Prometheus", app.Namespace, "kube-prometheus-stack-prometheus"))
+		c.storage(c.find("Alertmanager", app.Namespace, "kube-prometheus-stack-alertmanager"))
 		c.grafanaAdmin(c.find("Deployment", app.Namespace, "kube-prometheus-stack-grafana"))
 	case "kiali":
 		if ing := c.find("Ingress", app.Namespace, "kiali"); ing != nil {
@@ -380,7 +381,7 @@ func (c *officialCheck) storage(p *render.Object) {
 	c.validate(p)
 	vct, _ := istioDig(p.Body, "spec", "storage", "volumeClaimTemplate", "spec").(map[string]any)
 	if vct == nil {
-		c.add("%s: spec.storage.volumeClaimTemplate.spec: missing, the TSDB is an emptyDir that a restart empties (set prometheus.prometheusSpec.storageSpec)", p.ID())
+		c.add("%s: spec.storage.volumeClaimTemplate.spec: missing, its data is an emptyDir that a restart empties (set prometheus.prometheusSpec.storageSpec, alertmanager.alertmanagerSpec.storage)", p.ID())
 		return
 	}
 	if size, _ := istioDig(vct, "resources", "requests", "storage").(string); size == "" {

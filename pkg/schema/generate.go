@@ -73,8 +73,9 @@ func upstreamModules() []moduleSource {
 			CRDs:      true,
 		},
 		{
+			// The operator kube-prometheus-stack 88.5.3 installs (its appVersion).
 			Module:  "github.com/prometheus-operator/prometheus-operator",
-			Version: "v0.85.0",
+			Version: "v0.93.1",
 			Files:   []string{"example/prometheus-operator-crd/*.yaml"},
 			CRDs:    true,
 		},

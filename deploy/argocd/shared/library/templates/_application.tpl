@@ -19,7 +19,9 @@ Entry fields (source is one of):
                   even where chartSource is oci: what must not come from ECR (the credentials to reach it): path
   source: helm    an official chart: repoURL, chart, version (exact)
   namespace, syncWave, releaseName (default: the chart name), values (helm valuesObject),
-  syncOptions (added to the defaults), project (default: .Values.project)
+  syncOptions (added to the defaults), project (default: .Values.project),
+  ignoreDifferences (Argo CD's spec.ignoreDifferences: fields a controller or a chart's own
+  generator changes, e.g. a webhook certificate generated at every render)
 */}}
 {{- define "argocd.applications" -}}
 {{- $root := . -}}
@@ -91,6 +93,10 @@ spec:
       valuesObject:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+  {{- with $app.ignoreDifferences }}
+  ignoreDifferences:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
   destination:
     server: {{ $v.destinationServer }}
     namespace: {{ required (printf "applications.%s.namespace is required" .name) $app.namespace }}
