@@ -1,7 +1,12 @@
 package cluster_test
 
 import (
+	"context"
+	"errors"
 	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -80,5 +85,57 @@ func TestRepositorySecretShapes(t *testing.T) {
 		if !slices.Contains(repos, prdRepo) {
 			t.Errorf("AppProject %s: sourceRepos %v lack %s", o.Name, repos, prdRepo)
 		}
+	}
+}
+
+// TestRegistryStopsWithDown: `platform cluster registry` leaves the stand-in running in the
+// background with its settings recorded, and what `platform cluster down` calls (Stop)
+// ends it: the recorded process is gone and a second Stop finds nothing to do.
+func TestRegistryStopsWithDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the platform binary and runs the registry")
+	}
+	root := repoRoot(t)
+	ctx := testContext(t)
+	exe := filepath.Join(t.TempDir(), "platform")
+	build := exec.CommandContext(ctx, "go", "build", "-o", exe, "./cmd/platform")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := cluster.New(root, testWriter{t})
+	c.Dir = filepath.Join(t.TempDir(), "cluster")
+	r := &cluster.Registry{Cluster: c, Exe: exe, Root: root, Log: testWriter{t}}
+	st, err := r.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	for _, k := range cluster.RegistrySettings {
+		if st.Settings[k] == "" {
+			t.Errorf("setting %s missing: %v", k, st.Settings)
+		}
+	}
+	if _, _, err := st.Login(ctx); err != nil {
+		t.Fatalf("login at the running stand-in: %v", err)
+	}
+	if got := st.Repository("123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/charts"); got != st.Settings["REGISTRY_ADDR"]+"/charts" {
+		t.Errorf("Repository = %q", got)
+	}
+	p, ok := st.Lookup("registry")
+	if !ok || !p.Running() {
+		t.Fatalf("registry not recorded as running: %+v", st)
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p.Running() {
+		t.Errorf("registry (pid %d) still running after Stop", p.PID)
+	}
+	if _, err := r.ReadState(); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state after Stop: %v, want none", err)
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Errorf("second Stop: %v", err)
 	}
 }
