@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"helm.sh/helm/v3/pkg/chartutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -129,14 +131,18 @@ func TestArgoCDPrdFromOCI(t *testing.T) {
 	}
 	// Every Application of a chart of this repository pulled from OCI, at the published
 	// version; the operator-bound ones (ACK, external-secrets) are Synced or say why not.
-	for _, want := range []struct{ app, chart, version string }{
-		{"app-shared", "shared", "0.2.0"}, {"account", "account", "0.3.0"}, {"customer", "customer", "0.2.0"},
-		{"order", "order", "0.3.0"}, {"orchestrator", "orchestrator", "0.3.0"}, {"frontend", "frontend", "0.2.0"},
-		{"infra-shared", "infra-shared", "0.3.0"}, {"istio-config", "istio-config", "0.1.0"}, {"monitoring", "monitoring", "0.1.0"},
+	for _, want := range []struct{ app, dir string }{
+		{"app-shared", "app/shared"}, {"account", "app/account"}, {"customer", "app/customer"}, {"order", "app/order"},
+		{"orchestrator", "app/orchestrator"}, {"frontend", "app/frontend"}, {"infra-shared", "infra/shared"},
+		{"istio-config", "infra/istio-config"}, {"monitoring", "infra/monitoring"},
 	} {
+		meta, err := chartutil.LoadChartfile(filepath.Join(repo, want.dir, "Chart.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		s := byName[want.app]
-		if !s.OK() || s.Revision != want.version || digests[want.chart] == "" {
-			t.Errorf("%s: %s/%s at %q (published digest %q), want Synced/Healthy at %s from %s: %s", want.app, s.Sync, s.Health, s.Revision, digests[want.chart], want.version, oci, s.Message)
+		if !s.OK() || s.Revision != meta.Version || digests[meta.Name] == "" {
+			t.Errorf("%s: %s/%s at %q (published digest %q), want Synced/Healthy at %s from %s: %s", want.app, s.Sync, s.Health, s.Revision, digests[meta.Name], meta.Version, oci, s.Message)
 		}
 	}
 	for _, name := range []string{"saga-queues", "api-gateway", "ecr-credentials"} {
@@ -155,22 +161,28 @@ func TestArgoCDPrdFromOCI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := publishCharts("app/account"); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
-		t.Fatalf("republish account 0.3.0 with other content: %v, want a refusal", err)
+		t.Fatalf("republish account %s with other content: %v, want a refusal", digests["account"], err)
 	}
 	again, err := publishCharts("app/account")
 	if err == nil || again != nil && len(again.Charts) > 0 && again.Charts[0].Digest != digests["account"] {
-		t.Errorf("account 0.3.0 changed in the registry after a refusal: %+v %v", again, err)
+		t.Errorf("account changed in the registry after a refusal: %+v %v", again, err)
 	}
 
 	// A bumped version rolls out once the tree names it (the release's commit on main).
 	chartFile := filepath.Join(repo, "app", "account", "Chart.yaml")
-	replaceIn(t, chartFile, "version: 0.3.0", "version: 0.3.1")
-	replaceIn(t, filepath.Join(repo, "deploy", "argocd", "app", "values.yaml"), "  account:\n    source: chart\n    version: 0.3.0", "  account:\n    source: chart\n    version: 0.3.1")
+	meta, err := chartutil.LoadChartfile(chartFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := semver.MustParse(meta.Version)
+	next := cur.IncPatch().String()
+	replaceIn(t, chartFile, "version: "+cur.String(), "version: "+next)
+	replaceIn(t, filepath.Join(repo, "deploy", "argocd", "app", "values.yaml"), "  account:\n    source: chart\n    version: "+cur.String(), "  account:\n    source: chart\n    version: "+next)
 	bumped, err := publishCharts("app/account")
 	if err != nil || bumped.Charts[0].Status != publish.Pushed {
-		t.Fatalf("publish account 0.3.1: %+v %v", bumped, err)
+		t.Fatalf("publish account %s: %+v %v", next, bumped, err)
 	}
-	gitRun(t, repo, "-c", "user.name=test", "-c", "user.email=test@localhost.invalid", "commit", "-q", "-am", "account 0.3.1")
+	gitRun(t, repo, "-c", "user.name=test", "-c", "user.email=test@localhost.invalid", "commit", "-q", "-am", "account "+next)
 	gitRun(t, repo, "push", "-q", "--force", filepath.Join(a.Dir(), "git", "microservices-manifests.git"), "main:"+res.State.Revision)
 	cfg, err := c.RESTConfig()
 	if err != nil {
@@ -192,12 +204,12 @@ func TestArgoCDPrdFromOCI(t *testing.T) {
 		rev, _, _ := unstructured.NestedString(u.Object, "status", "sync", "revision")
 		sync, _, _ := unstructured.NestedString(u.Object, "status", "sync", "status")
 		d, derr := cs.AppsV1().Deployments("microservices").Get(ctx, "account", metav1.GetOptions{})
-		if rev == "0.3.1" && sync == "Synced" && derr == nil && d.Labels["helm.sh/chart"] == "account-0.3.1" {
-			t.Logf("account 0.3.1 rolled out from %s in %s (Deployment labelled %s)", oci, time.Since(start).Round(100*time.Millisecond), d.Labels["helm.sh/chart"])
+		if rev == next && sync == "Synced" && derr == nil && d.Labels["helm.sh/chart"] == "account-"+next {
+			t.Logf("account "+next+" rolled out from %s in %s (Deployment labelled %s)", oci, time.Since(start).Round(100*time.Millisecond), d.Labels["helm.sh/chart"])
 			break
 		}
 		if time.Since(start) > 3*time.Minute {
-			t.Fatalf("account not rolled out to 0.3.1 within 3m: revision %q, %s, deployment %v", rev, sync, derr)
+			t.Fatalf("account not rolled out to "+next+" within 3m: revision %q, %s, deployment %v", rev, sync, derr)
 		}
 		time.Sleep(2 * time.Second)
 	}

@@ -180,6 +180,15 @@ func (r *Registry) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Down stops the registry and drops its storage, as cluster down drops etcd's data: the
+// next start is an empty registry, as a new cluster is empty.
+func (r *Registry) Down(ctx context.Context) error {
+	if err := r.Stop(ctx); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(r.Dir(), "data"))
+}
+
 // Repository is the OCI repository of the charts in the stand-in, by address: the path of
 // production's repository (oci.repoURL of the prd Applications, e.g. .../charts) under the
 // stand-in's 127.0.0.1:PORT.

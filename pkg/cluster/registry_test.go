@@ -89,7 +89,7 @@ func TestRepositorySecretShapes(t *testing.T) {
 }
 
 // TestRegistryStopsWithDown: `platform cluster registry` leaves the stand-in running in the
-// background with its settings recorded, and what `platform cluster down` calls (Stop)
+// background with its settings recorded, and what `platform cluster down` calls (Down)
 // ends it: the recorded process is gone and a second Stop finds nothing to do.
 func TestRegistryStopsWithDown(t *testing.T) {
 	if testing.Short() {
@@ -126,8 +126,11 @@ func TestRegistryStopsWithDown(t *testing.T) {
 	if !ok || !p.Running() {
 		t.Fatalf("registry not recorded as running: %+v", st)
 	}
-	if err := r.Stop(ctx); err != nil {
+	if err := r.Down(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir(), "data")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("registry storage after Down: %v, want it dropped", err)
 	}
 	if p.Running() {
 		t.Errorf("registry (pid %d) still running after Stop", p.PID)

@@ -107,7 +107,7 @@ apiserver. The cluster is stopped even when stopping ArgoCD failed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := cluster.New(g.root, g.stderr)
 			argoErr := (&cluster.ArgoCD{Cluster: c, Root: g.root, Log: g.stderr}).Stop(cmd.Context())
-			regErr := (&cluster.Registry{Cluster: c, Root: g.root, Log: g.stderr}).Stop(cmd.Context())
+			regErr := (&cluster.Registry{Cluster: c, Root: g.root, Log: g.stderr}).Down(cmd.Context())
 			if err := errors.Join(argoErr, regErr, c.Stop(cmd.Context())); err != nil {
 				return err
 			}
@@ -245,7 +245,8 @@ func newClusterRegistry(g *globals) *cobra.Command {
 		Short: "Run the ECR stand-in in the background beside the embedded cluster",
 		Long: `registry starts the ECR stand-in (platform registry serve: CNCF Distribution behind an HTTPS proxy
 admitting only user AWS with a token from its local GetAuthorizationToken endpoint) in the
-background, keeps its storage in .cache/cluster/registry/data across restarts, and prints the
+background, keeps its storage in .cache/cluster/registry/data until platform cluster down (which
+drops it, as it drops the cluster's etcd), and prints the
 settings a publisher needs as KEY=VALUE lines (source them), plus OCI_REPOSITORY: the
 repository of ENV's charts in it (production's repository path under 127.0.0.1:PORT), which
 platform publish --registry and platform cluster argocd -e ENV use. platform cluster down (or
