@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 PLATFORM := $(BIN)/platform
 ENVS ?= dev prd
 
-.PHONY: all up down argocd cluster-build cluster-up cluster-down registry-build registry build validate render catalog test test-short test-deps docs schemas bench vet clean \
+.PHONY: all up down argocd cluster-build cluster-up cluster-down registry-build registry helmfile-build build validate render catalog test test-short test-deps docs schemas bench vet clean \
 	minikube-up minikube-down skaffold-dev argocd-bootstrap
 
 all: validate
@@ -37,6 +37,11 @@ argocd: build test-deps
 registry-build: build
 	$(PLATFORM) registry build
 
+## helmfile-build: build Helmfile v1.8.0 into bin/ (once per version; cold 15-30 min on 2 cores): the
+## test that renders the Helmfile root with Helmfile itself runs it
+helmfile-build:
+	$(GO) run ./internal/helmfilebin/build -bin $(BIN)
+
 ## registry: run the ECR stand-in (registry + GetAuthorizationToken endpoint) on 127.0.0.1 until
 ## interrupted; stdout is the AWS_* / REGISTRY / SSL_CERT_FILE settings a publisher needs
 registry: build
@@ -66,8 +71,8 @@ catalog: build
 	$(PLATFORM) catalog
 
 ## test: every test tier, as CI runs it (installs the Debian packages tests run for real, and builds
-## the embedded cluster's components and the registry first, outside go test's per-package timeout)
-test: vet test-deps cluster-build registry-build
+## the embedded cluster's components, the registry and Helmfile first, outside go test's per-package timeout)
+test: vet test-deps cluster-build registry-build helmfile-build
 	$(GO) test -count=1 ./...
 
 test-deps:

@@ -122,7 +122,13 @@ func Render(ch *chart.Chart, values map[string]any, name, namespace string, apiV
 		return nil, fmt.Errorf("chart %s requires kubeVersion %s", ch.Name(), ch.Metadata.KubeVersion)
 	}
 	// Helm mutates the values it is given (coalescing, the charts' own `set $.Values`).
-	top, err := chartutil.ToRenderValues(ch, deepCopy(values), chartutil.ReleaseOptions{
+	vals := deepCopy(values)
+	// As helm install/template do: sub-charts disabled by their condition or tags are
+	// removed from ch (so ch is changed: load it per render), their values merged.
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
+		return nil, err
+	}
+	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
 		Name: name, Namespace: namespace, Revision: 1, IsInstall: true,
 	}, caps)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // pinned are the official charts the Helmfiles release, at the exact versions chosen.
 var pinned = map[string]map[string]string{
 	"argocd.yaml":      {"argo/argo-cd": "10.9.6"},
-	"argocd-apps.yaml": {"argo/argocd-apps": "2.0.4", "../../projects": "0.1.0"},
+	"argocd-apps.yaml": {"argo/argocd-apps": "2.0.4", "../../projects": "0.4.0"},
 }
 
 func TestHelmfiles(t *testing.T) {
