@@ -87,6 +87,8 @@ type ArgoCD struct {
 	OCI *OCISource
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+
+	served []*officialSource
 }
 
 // OCISource is the OCI repository the embedded run's Argo CD pulls the published charts
@@ -99,6 +101,10 @@ type OCISource struct {
 	CAFile string
 	// Username and Password: AWS and a token from the stand-in's GetAuthorizationToken.
 	Username, Password string
+	// ChartsFrom is a folder of packaged official charts (../shared/charts): those at the
+	// pinned version whose webhooks would not stand in the way are pushed into the stand-in
+	// under <host>/official and their Applications pointed there (listed in the result).
+	ChartsFrom string
 }
 
 // ArgoCDState is Cluster.Dir/argocd/state.json, rewritten as each process starts: PGID and
@@ -135,6 +141,7 @@ var operators = map[string]string{
 	"sqs.services.k8s.aws":          "ack-sqs-controller",
 	"apigatewayv2.services.k8s.aws": "ack-apigatewayv2-controller",
 	"external-secrets.io":           "external-secrets (the embedded run writes the repository Secrets its ExternalSecrets would write, from the stand-in's token)",
+	"networking.k8s.io":             "aws-load-balancer-controller (no load balancer is provisioned here, so an Ingress gets no address)",
 }
 
 // simulated says why an Application is not Synced and Healthy when every resource holding
@@ -200,6 +207,9 @@ type ArgoCDResult struct {
 	// Excluded are the Applications of official charts (source: helm), unreachable offline:
 	// expected to fail their comparison and not waited for; name -> "repoURL version, in chart".
 	Excluded map[string]string
+	// Served are the official charts served from OCISource.ChartsFrom (an override of the
+	// Applications' repoURL, listed).
+	Served   []string
 	Built    bool
 	Duration time.Duration
 }
@@ -258,11 +268,19 @@ func (a *ArgoCD) Run(ctx context.Context) (*ArgoCDResult, error) {
 	if err := a.serveRepo(ctx, st); err != nil {
 		return nil, err
 	}
+	a.served = nil
 	valuesObject, excluded, err := a.treeOverride("deploy/argocd/shared/parent", st)
 	if err != nil {
 		return nil, err
 	}
 	res.Excluded = excluded
+	if err := a.pushOfficial(ctx, a.served); err != nil {
+		return nil, err
+	}
+	for _, s := range a.served {
+		res.Served = append(res.Served, fmt.Sprintf("Application %s: chart %s %s from %s, served as %s/%s instead of its chart repository",
+			s.app, s.chart, s.version, a.OCI.ChartsFrom, s.repoURL, s.chart))
+	}
 
 	// Settings, the repository, the AppProjects (and every CRD of the schema set) before the
 	// controller reads them.
@@ -476,7 +494,13 @@ func (a *ArgoCD) treeOverride(chartDir string, st *ArgoCDState) (map[string]any,
 		}
 		switch e["source"] {
 		case "helm":
-			excluded[name] = fmt.Sprintf("%s %v, in %s", e["repoURL"], e["version"], chartDir)
+			src, why := a.serveOfficial(name, e)
+			if src == nil {
+				excluded[name] = why + ", in " + chartDir
+				continue
+			}
+			a.served = append(a.served, src)
+			over[name] = map[string]any{"repoURL": src.repoURL}
 		case "tree":
 			path, _ := e["path"].(string)
 			child, ex, err := a.treeOverride(path, st)
@@ -569,6 +593,15 @@ func (a *ArgoCD) bootstrapObjects(st *ArgoCDState) ([]*unstructured.Unstructured
 			return nil, err
 		}
 		out = append(out, secrets...)
+		if len(a.served) > 0 {
+			official := a.served[0].repoURL
+			projectValues["ociRepositories"] = []any{a.OCI.RepoURL, official}
+			u, err := toUnstructured(RepositorySecret(officialPrefix, official, a.OCI.Username, a.OCI.Password))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, u)
+		}
 	}
 	projects, err := a.renderChart(projectsChart, projectValues)
 	if err != nil {

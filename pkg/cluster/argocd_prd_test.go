@@ -104,6 +104,14 @@ func TestArgoCDPrdFromOCI(t *testing.T) {
 	}
 	a := &cluster.ArgoCD{Cluster: c, Root: repo, Repo: repo, Env: "prd", Timeout: 6 * time.Minute, Log: testWriter{t},
 		OCI: &cluster.OCISource{RepoURL: oci, CAFile: inst.CAFile, Username: user, Password: pass}}
+	// The official charts ../shared/charts holds at their pins are served too (those whose
+	// webhooks would not refuse everything): a real API server then checks their objects.
+	shared := filepath.Join(filepath.Dir(root), "shared", "charts")
+	if _, err := os.Stat(shared); err == nil {
+		a.OCI.ChartsFrom = shared
+	} else {
+		t.Logf("no %s beside the repository: the official charts' Applications are only listed (%v)", shared, err)
+	}
 	if _, err := c.Components.Ensure(ctx); err != nil {
 		t.Fatalf("the embedded cluster's components could not be built: %v", err)
 	}
@@ -143,6 +151,16 @@ func TestArgoCDPrdFromOCI(t *testing.T) {
 		s := byName[want.app]
 		if !s.OK() || s.Revision != meta.Version || digests[meta.Name] == "" {
 			t.Errorf("%s: %s/%s at %q (published digest %q), want Synced/Healthy at %s from %s: %s", want.app, s.Sync, s.Health, s.Revision, digests[meta.Name], meta.Version, oci, s.Message)
+		}
+	}
+	if a.OCI.ChartsFrom != "" {
+		for _, name := range []string{"jaeger", "kiali", "ack-sqs-controller", "ack-apigatewayv2-controller"} {
+			if s := byName[name]; s.Offline || (!s.OK() && !strings.HasPrefix(s.Note, "simulated")) {
+				t.Errorf("official %s served from %s: %s/%s: %s %s", name, shared, s.Sync, s.Health, s.Note, s.Message)
+			}
+		}
+		if len(res.Served) == 0 {
+			t.Errorf("no official chart served from %s", shared)
 		}
 	}
 	for _, name := range []string{"saga-queues", "api-gateway", "ecr-credentials"} {

@@ -3,6 +3,8 @@ package command
 import (
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -16,6 +18,7 @@ func newClusterArgoCD(g *globals) *cobra.Command {
 		env        string
 		repo       string
 		sharedCRDs string
+		chartsFrom string
 		timeout    time.Duration
 		down       bool
 	)
@@ -47,6 +50,9 @@ running (platform cluster argocd --down, or platform cluster down, stops them); 
 			if err != nil {
 				return err
 			}
+			if oci != nil {
+				oci.ChartsFrom = defaultChartsFrom(g.root, chartsFrom)
+			}
 			a.OCI = oci
 			return runArgoCD(cmd, g, a)
 		},
@@ -54,6 +60,7 @@ running (platform cluster argocd --down, or platform cluster down, stops them); 
 	cmd.Flags().StringVarP(&env, "env", "e", "dev", "environment of the root Application")
 	cmd.Flags().StringVar(&repo, "repo", "", "git repository served to ArgoCD (its HEAD; default: this repository, e.g. .cache/up/repo)")
 	cmd.Flags().StringVar(&sharedCRDs, "shared-crds", "", "directory of the CRDs no module proxy serves (default: as platform cluster apply)")
+	cmd.Flags().StringVar(&chartsFrom, "charts-from", "", "folder of packaged official charts served through the ECR stand-in (prd; default: ../shared/charts beside the repository when it exists)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "bound of the wait for the Applications")
 	cmd.Flags().BoolVar(&down, "down", false, "stop ArgoCD's processes instead")
 	return cmd
@@ -69,6 +76,11 @@ func runArgoCD(cmd *cobra.Command, g *globals, a *cluster.ArgoCD) error {
 	if res != nil {
 		for _, name := range slices.Sorted(maps.Keys(res.Excluded)) {
 			fmt.Fprintf(g.stdout, "not waited for: %s (%s)\n", name, res.Excluded[name])
+		}
+	}
+	if res != nil {
+		for _, s := range res.Served {
+			fmt.Fprintf(g.stdout, "override of the embedded run: %s\n", s)
 		}
 	}
 	for _, o := range cluster.Overrides {
@@ -107,4 +119,16 @@ func ociSource(cmd *cobra.Command, g *globals, c *cluster.Cluster, env string) (
 		return nil, fmt.Errorf("ECR stand-in login: %w", err)
 	}
 	return &cluster.OCISource{RepoURL: st.Repository(prod), CAFile: st.Settings["SSL_CERT_FILE"], Username: user, Password: pass}, nil
+}
+
+// defaultChartsFrom is flag, else ../shared/charts beside the repository when it exists.
+func defaultChartsFrom(root, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	dir := filepath.Join(filepath.Dir(root), "shared", "charts")
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir
+	}
+	return ""
 }

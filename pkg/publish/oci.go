@@ -78,6 +78,12 @@ func NewArtifact(ctx context.Context, tgz []byte) (*Artifact, error) {
 	return a, nil
 }
 
+// Push copies the artifact to target, tagged with the chart's version.
+func (a *Artifact) Push(ctx context.Context, target oras.Target, version string) error {
+	_, err := oras.Copy(ctx, a.store, version, target, version, oras.DefaultCopyOptions)
+	return err
+}
+
 // ociAnnotations mirrors Helm's generateOCIAnnotations: description, title, version, url,
 // created, source, authors, then the chart's own annotations (title and version excepted).
 func ociAnnotations(meta *chart.Metadata, created string) map[string]string {
