@@ -39,6 +39,9 @@ import (
 // Rule is the finding rule of an official chart that could not be resolved or rendered.
 const Rule = "official-chart"
 
+// RuleValues names the warning about a values key the chart neither declares nor reads.
+const RuleValues = "official-values"
+
 // Options configure Render.
 type Options struct {
 	// Root is the repository root. When Resolver is nil, a Resolver caching under
@@ -236,6 +239,11 @@ func (r *renderer) render(ctx context.Context, j job) (*Release, []report.Findin
 	}
 	if b, _ := helm["skipSchemaValidation"].(bool); b {
 		dropSchemas(ch)
+	}
+	for _, key := range UnknownValues(ch, vals) {
+		findings = append(findings, r.finding(a, report.Warning, s.Field+".helm",
+			fmt.Sprintf("Application %s: %s %s %s: values key %s is neither in the chart's values.yaml nor read by a template: Helm ignores it (a typo, or a key of another chart version) (%s)",
+				a.Name, s.RepoURL, s.Chart, s.TargetRevision, key, RuleValues)))
 	}
 	objs, err := renderChart(ch, vals, rel.ReleaseName, rel.Namespace, r.opts.APIVersions)
 	if err != nil {
