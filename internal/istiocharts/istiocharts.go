@@ -26,7 +26,6 @@ import (
 
 	"github.com/microservices-manifests/microservices-manifests/internal/gomod"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
-	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
 
 const (
@@ -166,7 +165,7 @@ func Render(ch *chart.Chart, values map[string]any, name, namespace string, apiV
 
 // APIVersions turns schema.Validator.Kinds() into Helm's capability forms, as platform
 // renders with them.
-func APIVersions(kinds []string) []string { return validate.APIVersions(kinds) }
+func APIVersions(kinds []string) []string { return render.APIVersions(kinds) }
 
 // UnknownKeys reports the values paths of values that chart name does not declare, for the
 // Istio charts that have no values.schema.json (base, cni, istiod), where Helm would silently

@@ -2,9 +2,11 @@ package command
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
@@ -27,7 +29,12 @@ func (s *selection) validator(g *globals) *validate.Validator {
 }
 
 func newValidate(g *globals) *cobra.Command {
-	var sel selection
+	var (
+		sel        selection
+		official   bool
+		chartsFrom []string
+		offline    bool
+	)
 	output := "text"
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -43,7 +50,11 @@ check the rendered environment as a whole. Exit status 1 when any error is found
 			if err != nil {
 				return err
 			}
-			res, err := sel.validator(g).Run(cmd.Context())
+			v := sel.validator(g)
+			if official {
+				v.Official = &chartsource.Resolver{CacheDir: filepath.Join(g.root, ".cache", "charts"), ChartsFrom: chartsFrom, Offline: offline, Log: g.stderr}
+			}
+			res, err := v.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -58,5 +69,8 @@ check the rendered environment as a whole. Exit status 1 when any error is found
 	}
 	sel.bind(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", output, fmt.Sprintf("output format: %v", report.FormatNames()))
+	cmd.Flags().BoolVar(&official, "official", false, "also render the official chart of every Application (Istio's from its Go module) and check its objects against the schemas; values keys the chart ignores are warnings; policies, plan and diff do not cover them yet")
+	cmd.Flags().StringSliceVar(&chartsFrom, "charts-from", nil, "with --official: folder(s) of packaged charts (<name>-<version>.tgz, e.g. ../shared/charts) used before the cache and the network")
+	cmd.Flags().BoolVar(&offline, "offline", false, "with --official: never touch the network (charts from --charts-from and .cache/charts only; a chart found nowhere is a warning)")
 	return cmd
 }

@@ -1,7 +1,6 @@
 package official
 
 import (
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -98,22 +97,70 @@ type tmplIndex struct {
 	whole, idents map[string]bool
 }
 
-var (
-	wholeBefore = regexp.MustCompile(`(?:toYaml|toJson|toPrettyJson|mustToJson|tpl|deepCopy|mustDeepCopy|omit)\s+\(?\.Values((?:\.[A-Za-z0-9_-]+)*)(?:[^.\w-]|$)`)
-	wholeAfter  = regexp.MustCompile(`\.Values((?:\.[A-Za-z0-9_-]+)*)\s*\|\s*(?:toYaml|toJson|toPrettyJson|mustToJson|deepCopy|mustDeepCopy)\b`)
-	identRe     = regexp.MustCompile(`[.\s"'(]([A-Za-z_][A-Za-z0-9_-]*)`)
-)
+// wholeFuncs are the template functions that pass their argument on whole.
+var wholeFuncs = []string{"toYaml", "toJson", "toPrettyJson", "mustToJson", "tpl", "deepCopy", "mustDeepCopy", "omit"}
 
+// indexTemplates scans the templates once, by hand: a regular expression over a large
+// chart's templates (kube-prometheus-stack's are megabytes) took most of validate's time.
 func indexTemplates(ch *chart.Chart) *tmplIndex {
 	text := templateText(ch)
 	ix := &tmplIndex{whole: map[string]bool{}, idents: map[string]bool{}}
-	for _, re := range []*regexp.Regexp{wholeBefore, wholeAfter} {
-		for _, m := range re.FindAllStringSubmatch(text, -1) {
-			ix.whole[strings.TrimPrefix(m[1], ".")] = true
+	isStart := func(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	isIdent := func(c byte) bool { return isStart(c) || c == '-' || c >= '0' && c <= '9' }
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case '.', ' ', '\t', '\n', '\r', '"', '\'', '(':
+		default:
+			continue
 		}
+		j := i + 1
+		if j >= len(text) || !isStart(text[j]) {
+			continue
+		}
+		for j < len(text) && isIdent(text[j]) {
+			j++
+		}
+		ix.idents[text[i+1:j]] = true
 	}
-	for _, m := range identRe.FindAllStringSubmatch(text, -1) {
-		ix.idents[m[1]] = true
+	const v = ".Values"
+	for off := 0; ; {
+		k := strings.Index(text[off:], v)
+		if k < 0 {
+			break
+		}
+		start := off + k
+		end := start + len(v)
+		off = end
+		if end < len(text) && isIdent(text[end]) {
+			continue // .ValuesFoo
+		}
+		// The path: .a.b.c
+		for end < len(text) && text[end] == '.' && end+1 < len(text) && isStart(text[end+1]) {
+			end++
+			for end < len(text) && isIdent(text[end]) {
+				end++
+			}
+		}
+		path := strings.TrimPrefix(text[start+len(v):end], ".")
+		before := strings.TrimRight(strings.TrimSuffix(strings.TrimRight(text[:start], " \t"), "("), " \t")
+		after := strings.TrimLeft(text[end:], " \t")
+		whole := false
+		for _, f := range wholeFuncs {
+			if strings.HasSuffix(before, f) && (len(before) == len(f) || !isIdent(before[len(before)-len(f)-1])) {
+				whole = true
+			}
+		}
+		if rest, ok := strings.CutPrefix(after, "|"); ok {
+			rest = strings.TrimLeft(rest, " \t")
+			for _, f := range wholeFuncs {
+				if f != "tpl" && f != "omit" && strings.HasPrefix(rest, f) && (len(rest) == len(f) || !isIdent(rest[len(f)])) {
+					whole = true
+				}
+			}
+		}
+		if whole {
+			ix.whole[path] = true
+		}
 	}
 	return ix
 }

@@ -370,3 +370,23 @@ func Decode(data []byte) ([]*Object, error) {
 		out = append(out, o)
 	}
 }
+
+// APIVersions turns "apiVersion Kind" pairs (schema.Validator.Kinds) into the forms Helm
+// advertises as .Capabilities.APIVersions: "group/version" and "group/version/Kind".
+func APIVersions(kinds []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range kinds {
+		gv, kind, ok := strings.Cut(k, " ")
+		if !ok {
+			continue
+		}
+		for _, s := range []string{gv, gv + "/" + kind} {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

@@ -17,6 +17,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
+	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
+	"github.com/microservices-manifests/microservices-manifests/pkg/official"
 	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -38,13 +41,22 @@ type Validator struct {
 	SkipPolicies bool
 	// Policies is the policy engine; nil builds one for the default platform.
 	Policies *policy.Engine
+	// Official, when set, also renders the official chart of every Application of each
+	// environment (pkg/official, charts from this resolver, Istio's from its module) and
+	// checks their objects against the schemas, with the CRDs they ship known in their
+	// environment. Their objects are not (yet) given to the policies, the plan or the diff.
+	// Only on a run of every chart: the Applications come from the whole environment.
+	Official *chartsource.Resolver
 }
 
 // Result holds the renders (sorted by chart, then environment) and the report.
 type Result struct {
 	Repo    *discovery.Repo
 	Renders []*render.Result
-	Report  *report.Report
+	// Official are the official charts' renders (Validator.Official), one per Application
+	// and environment, their chart ID "<Application> (chart <name> <version>)".
+	Official []*render.Result
+	Report   *report.Report
 }
 
 // Run renders and validates. Findings are in the report; the error is for failures that
@@ -88,15 +100,40 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	checkNames(renders)
-	if err := checkSchemas(ctx, schemas, envs, renders, v.parallelism()); err != nil {
+	var officials []*render.Result
+	var officialFindings []report.Finding
+	if v.Official != nil && len(v.Charts) == 0 {
+		perEnv := make([][]*official.Release, len(envs))
+		found := make([][]report.Finding, len(envs))
+		g, gctx := errgroup.WithContext(ctx)
+		for i, env := range envs {
+			g.Go(func() (err error) {
+				perEnv[i], found[i], err = official.Render(gctx, official.Options{Root: v.Root, Env: env, Resolver: v.Official,
+					APIVersions: r.APIVersions, Parallelism: v.Parallelism}, apps.FromRenders(renders, env))
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		for i, env := range envs {
+			officialFindings = append(officialFindings, found[i]...)
+			for _, rel := range perEnv[i] {
+				officials = append(officials, &render.Result{Chart: discovery.Chart{ID: rel.ChartID(), Namespace: rel.Namespace}, Env: env, Objects: rel.Objects})
+			}
+		}
+	}
+	all := append(append([]*render.Result{}, renders...), officials...)
+	checkNames(all)
+	if err := checkSchemas(ctx, schemas, envs, all, v.parallelism()); err != nil {
 		return nil, err
 	}
 	rep := &report.Report{Charts: len(charts), Envs: envs}
-	for _, res := range renders {
+	for _, res := range all {
 		rep.Objects += len(res.Objects)
 		rep.Findings = append(rep.Findings, res.Findings...)
 	}
+	rep.Findings = append(rep.Findings, officialFindings...)
 	if !v.SkipPolicies {
 		engine := v.Policies
 		if engine == nil {
@@ -119,7 +156,7 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 		rep.Findings[i].Object = schema.BoundID(rep.Findings[i].Object)
 	}
 	rep.Sort()
-	return &Result{Repo: repo, Renders: renders, Report: rep}, nil
+	return &Result{Repo: repo, Renders: renders, Official: officials, Report: rep}, nil
 }
 
 // checkNames reports, as schema-stage errors, every object whose metadata.name or
@@ -232,22 +269,5 @@ func (v *Validator) parallelism() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// APIVersions turns "apiVersion Kind" pairs (schema.Validator.Kinds) into the forms Helm
-// advertises as .Capabilities.APIVersions: "group/version" and "group/version/Kind".
-func APIVersions(kinds []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, k := range kinds {
-		gv, kind, ok := strings.Cut(k, " ")
-		if !ok {
-			continue
-		}
-		for _, s := range []string{gv, gv + "/" + kind} {
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
+// APIVersions is render.APIVersions (kept here for the callers that validate).
+func APIVersions(kinds []string) []string { return render.APIVersions(kinds) }
