@@ -110,46 +110,13 @@ func Load(moduleDir, name, version string) (*chart.Chart, error) {
 // apiVersions ("group/version" and "group/version/Kind"). The chart's values.schema.json, if
 // it has one, is enforced; its error is returned.
 func Render(ch *chart.Chart, values map[string]any, name, namespace string, apiVersions []string) ([]*render.Object, error) {
-	caps := chartutil.DefaultCapabilities.Copy()
-	kv, err := chartutil.ParseKubeVersion(render.KubeVersion)
-	if err != nil {
-		return nil, err
-	}
-	caps.KubeVersion = *kv
-	caps.APIVersions = append(append(chartutil.VersionSet{}, caps.APIVersions...), apiVersions...)
-	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, render.KubeVersion) {
-		return nil, fmt.Errorf("chart %s requires kubeVersion %s", ch.Name(), ch.Metadata.KubeVersion)
-	}
 	// Helm mutates the values it is given (coalescing, the charts' own `set $.Values`).
-	vals := deepCopy(values)
-	// As helm install/template do: sub-charts disabled by their condition or tags are
-	// removed from ch (so ch is changed: load it per render), their values merged.
-	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
-		return nil, err
-	}
-	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
-		Name: name, Namespace: namespace, Revision: 1, IsInstall: true,
-	}, caps)
+	names, files, err := RenderFiles(ch, deepCopy(values), name, namespace, apiVersions)
 	if err != nil {
 		return nil, err
 	}
-	files, err := engine.Render(ch, top)
-	if err != nil {
-		return nil, err
-	}
-	for _, crd := range ch.CRDObjects() {
-		files[crd.Filename] = string(crd.File.Data)
-	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var objs []*render.Object
 	for _, n := range names {
-		if strings.HasSuffix(n, "NOTES.txt") || strings.TrimSpace(files[n]) == "" {
-			continue
-		}
 		got, err := render.Decode([]byte(files[n]))
 		if err != nil {
 			return nil, fmt.Errorf("%s: rendered output is not valid YAML: %w", n, err)
@@ -161,6 +128,49 @@ func Render(ch *chart.Chart, values map[string]any, name, namespace string, apiV
 	}
 	render.Sort(objs)
 	return objs, nil
+}
+
+// RenderFiles is `helm template --include-crds` of ch with vals (changed by Helm) as Render
+// describes it, before decoding: the rendered files (the chart's crds/ included) and their
+// names, sorted, without NOTES.txt and empty files. Sub-charts disabled by their condition
+// or tags are removed from ch, as helm install/template do (so ch is changed: load it per
+// render).
+func RenderFiles(ch *chart.Chart, vals map[string]any, name, namespace string, apiVersions []string) ([]string, map[string]string, error) {
+	caps := chartutil.DefaultCapabilities.Copy()
+	kv, err := chartutil.ParseKubeVersion(render.KubeVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	caps.KubeVersion = *kv
+	caps.APIVersions = append(append(chartutil.VersionSet{}, caps.APIVersions...), apiVersions...)
+	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, render.KubeVersion) {
+		return nil, nil, fmt.Errorf("chart %s requires kubeVersion %s", ch.Name(), ch.Metadata.KubeVersion)
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
+		return nil, nil, err
+	}
+	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
+		Name: name, Namespace: namespace, Revision: 1, IsInstall: true,
+	}, caps)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := engine.Render(ch, top)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, crd := range ch.CRDObjects() {
+		files[crd.Filename] = string(crd.File.Data)
+	}
+	names := make([]string, 0, len(files))
+	for n, f := range files {
+		if strings.HasSuffix(n, "NOTES.txt") || strings.TrimSpace(f) == "" {
+			continue
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, files, nil
 }
 
 // APIVersions turns schema.Validator.Kinds() into Helm's capability forms, as platform

@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/istiocharts"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 )
 
@@ -22,42 +20,12 @@ import (
 // (render.Decode, and so istiocharts.Render, refuses a document without a name).
 // Objects come out in file order; Template is the file inside the chart.
 func renderChart(ch *chart.Chart, vals map[string]any, name, namespace string, apiVersions []string) ([]*render.Object, error) {
-	caps := chartutil.DefaultCapabilities.Copy()
-	kv, err := chartutil.ParseKubeVersion(render.KubeVersion)
+	names, files, err := istiocharts.RenderFiles(ch, vals, name, namespace, apiVersions)
 	if err != nil {
 		return nil, err
 	}
-	caps.KubeVersion = *kv
-	caps.APIVersions = append(append(chartutil.VersionSet{}, caps.APIVersions...), apiVersions...)
-	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, render.KubeVersion) {
-		return nil, fmt.Errorf("chart %s requires kubeVersion %s", ch.Name(), ch.Metadata.KubeVersion)
-	}
-	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
-		return nil, err
-	}
-	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
-		Name: name, Namespace: namespace, Revision: 1, IsInstall: true,
-	}, caps)
-	if err != nil {
-		return nil, err
-	}
-	files, err := engine.Render(ch, top)
-	if err != nil {
-		return nil, err
-	}
-	for _, crd := range ch.CRDObjects() {
-		files[crd.Filename] = string(crd.File.Data)
-	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var objs []*render.Object
 	for _, n := range names {
-		if strings.HasSuffix(n, "NOTES.txt") || strings.TrimSpace(files[n]) == "" {
-			continue
-		}
 		got, err := decode([]byte(files[n]))
 		if err != nil {
 			return nil, fmt.Errorf("%s: rendered output is not valid YAML: %w", n, err)
