@@ -48,6 +48,8 @@ type Platform struct {
 	Helmfiles []string
 	// ProductionEnvs are the environments where HIGH rules fail the run.
 	ProductionEnvs []string
+	// ArgoCDNamespace is Argo CD's own namespace (rule C20).
+	ArgoCDNamespace string
 }
 
 // DefaultPlatform is this repository's platform, as DESIGN.md describes it.
@@ -64,6 +66,7 @@ func DefaultPlatform() *Platform {
 			"jaeger":        "system",
 			"ack-system":    "system",
 		},
+		ArgoCDNamespace:     "argocd",
 		AppNamespaces:       []string{"microservices"},
 		RelaxedNamespaces:   []string{"istio-system", "kube-system", "prometheus"},
 		IngressNamespaces:   []string{"istio-ingress"},

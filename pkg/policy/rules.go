@@ -102,6 +102,11 @@ func builtin() []*Rule {
 			Remediation: "Deliver secrets at publish time (this platform) or with an operator that creates Secrets in the cluster.",
 			Sources:     []string{"ARGO secret-management"},
 			check:       checkSecretPlugin},
+		{ID: "C20", Name: "argocd-namespace-only-applications", Severity: Critical, Kinds: "all, in Argo CD's namespace",
+			Description: "A chart Argo CD deploys renders nothing into Argo CD's own namespace but Applications: a Secret labelled `argocd.argoproj.io/secret-type` there is a repository or cluster credential Argo CD trusts, `argocd-cm`/`argocd-rbac-cm` are its settings and RBAC, so an object there from a team's chart is a way to Argo CD admin. Applications are allowed (the tree's charts render them there); the charts of the Helmfile root (AppProjects, the parents) are the admins'. AppProjects cannot express this: a project that may create Applications in the namespace may create any namespaced kind there.",
+			Remediation: "Move the object to the team's namespace; admin-owned configuration of Argo CD goes in the Helmfile root. An object that must live there (Argo CD's ECR credentials) carries an exemption with its reason, visible in every plan.",
+			Sources:     []string{"ARGO declarative-setup (repository and cluster Secrets)", "ARGO projects.md"},
+			check:       checkArgoCDNamespace},
 
 		// HIGH
 		{ID: "H01", Name: "pod-security", Severity: High, Kinds: workloads,

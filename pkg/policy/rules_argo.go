@@ -527,3 +527,23 @@ func checkAppTree(env *Env) []Violation {
 	}
 	return out
 }
+
+// C20
+func checkArgoCDNamespace(env *Env) []Violation {
+	ns := env.Platform.ArgoCDNamespace
+	if ns == "" {
+		return nil
+	}
+	var out []Violation
+	for _, o := range env.Objects {
+		if o.Namespace != ns || slices.Contains(env.Roots, o.Chart) {
+			continue
+		}
+		if o.Kind == "Application" && strings.HasPrefix(o.APIVersion, "argoproj.io/") {
+			continue
+		}
+		out = append(out, violation(o, "metadata.namespace", "%s %q in Argo CD's namespace %s, rendered by %s, which Argo CD deploys: only Applications belong there (a Secret there can be a repository or cluster credential Argo CD trusts; its ConfigMaps are its settings and RBAC)",
+			o.Kind, o.Name, ns, o.Chart))
+	}
+	return out
+}
