@@ -820,19 +820,10 @@ func (a *ArgoCD) logTail(name string, n int) string {
 }
 
 func (a *ArgoCD) writeState(st *ArgoCDState) error {
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(a.Dir(), 0o755); err != nil {
 		return err
 	}
-	// Written whole or not at all: Stop must never read half a record.
-	tmp := a.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, a.statePath())
+	return writeStateFile(a.statePath(), st)
 }
 
 // ReadState is the state of a running ArgoCD, if any.

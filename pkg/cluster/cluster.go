@@ -593,17 +593,7 @@ func (c *Cluster) readState() (*state, error) {
 	return &st, nil
 }
 
-func (c *Cluster) writeState(st *state) error {
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := c.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, c.statePath())
-}
+func (c *Cluster) writeState(st *state) error { return writeStateFile(c.statePath(), st) }
 
 // healthy checks the apiserver's /readyz.
 func (c *Cluster) healthy(ctx context.Context, st *state) error {

@@ -29,7 +29,6 @@ var notServed = map[string]string{
 	"kube-prometheus-stack":        "its operator's admission webhook (failurePolicy Fail) would be a kwok pod: every PrometheusRule would be refused",
 	"aws-load-balancer-controller": "its validating webhook for Ingresses and its mutating webhook for pods (failurePolicy Fail) would be kwok pods: every Ingress would be refused",
 	"external-secrets":             "its validating webhooks for ExternalSecrets and SecretStores (failurePolicy Fail) would be kwok pods",
-	"argo-cd":                      "Argo CD runs from source here",
 }
 
 // officialSource is an official chart the embedded run serves from a folder of packaged

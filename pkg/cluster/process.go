@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -240,4 +241,18 @@ func legacyWarning(path string, pids map[string]int) string {
 		fmt.Fprintf(&b, " %s=%d", name, pid)
 	}
 	return fmt.Sprintf("%s: %v; not signalled (stop them by hand if they still run):%s", path, errLegacyState, b.String())
+}
+
+// writeStateFile writes a state record (0600) whole or not at all, through a temporary
+// file and a rename: a Stop must never read half a record.
+func writeStateFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -78,7 +78,7 @@ func (r *Registry) Start(ctx context.Context) (*RegistryState, error) {
 	if _, err := st.start(processSpec{
 		Name: "registry", Exe: r.Exe, Args: []string{"--root", r.Root, "registry", "serve", "--dir", filepath.Join(r.Dir(), "data")},
 		Dir: r.Dir(), Env: os.Environ(), Log: r.logPath(),
-	}, func() error { return writeJSON(r.statePath(), st) }); err != nil {
+	}, func() error { return writeStateFile(r.statePath(), st) }); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(60 * time.Second)
@@ -98,7 +98,7 @@ func (r *Registry) Start(ctx context.Context) (*RegistryState, error) {
 			return nil, err
 		}
 	}
-	if err := writeJSON(r.statePath(), st); err != nil {
+	if err := writeStateFile(r.statePath(), st); err != nil {
 		return nil, err
 	}
 	r.logf("registry: ECR stand-in at %s (ECR API %s); log %s", st.Settings["REGISTRY_ADDR"], st.Settings["AWS_ENDPOINT_URL_ECR"], r.logPath())
@@ -123,30 +123,27 @@ func readSettings(path string) map[string]string {
 	return out
 }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 // ReadState is the running registry's state; an error wrapping os.ErrNotExist when none runs.
 func (r *Registry) ReadState() (*RegistryState, error) {
+	st, err := r.readState()
+	if err != nil {
+		return nil, err
+	}
+	if !st.running("registry") {
+		return nil, fmt.Errorf("registry recorded in %s is not running: %w", r.statePath(), os.ErrNotExist)
+	}
+	return st, nil
+}
+
+// readState is the recorded state, running or not.
+func (r *Registry) readState() (*RegistryState, error) {
 	b, err := os.ReadFile(r.statePath())
 	if err != nil {
 		return nil, err
 	}
 	var st RegistryState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, err
-	}
-	if !st.running("registry") {
-		return nil, fmt.Errorf("registry recorded in %s is not running: %w", r.statePath(), os.ErrNotExist)
+		return nil, fmt.Errorf("registry state %s: %w", r.statePath(), err)
 	}
 	return &st, nil
 }
@@ -154,16 +151,12 @@ func (r *Registry) ReadState() (*RegistryState, error) {
 // Stop ends the registry if one runs (SIGTERM, SIGKILL after 5 s); stopping nothing is not
 // an error.
 func (r *Registry) Stop(ctx context.Context) error {
-	b, err := os.ReadFile(r.statePath())
+	st, err := r.readState()
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
-	}
-	var st RegistryState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("registry state %s: %w", r.statePath(), err)
 	}
 	n, err := st.stop(ctx, func(string) time.Duration { return 5 * time.Second }, func(format string, args ...any) {
 		r.logf("registry: "+format, args...)
