@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"helm.sh/helm/v3/pkg/chart/loader"
 
 	"github.com/microservices-manifests/microservices-manifests/internal/testutil"
@@ -103,26 +101,16 @@ func isolate(t *testing.T, inst *ecrlocal.Instance) {
 }
 
 // token asks the stand-in's ECR API for a registry password, as `aws ecr
-// get-login-password` does.
+// get-login-password` does (publish's own login, with the given secret).
 func token(t *testing.T, inst *ecrlocal.Instance, secret string) (string, error) {
 	t.Helper()
-	c := ecr.New(ecr.Options{
-		Region:       inst.Region,
-		BaseEndpoint: aws.String(inst.APIEndpoint),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secret}, nil
-		}),
-		Retryer: aws.NopRetryer{},
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secret}, nil
 	})
-	out, err := c.GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
+	user, pass, err := publish.ECRLogin(context.Background(), inst.Region, inst.APIEndpoint, creds)
 	if err != nil {
 		return "", err
 	}
-	raw, err := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, pass, _ := strings.Cut(string(raw), ":")
 	if user != ecrlocal.User {
 		t.Fatalf("token user %q", user)
 	}

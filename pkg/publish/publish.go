@@ -285,7 +285,7 @@ func (p *Publisher) Run(ctx context.Context) (*Result, error) {
 				return res, err
 			}
 		}
-		if _, err := oras.Copy(ctx, w.artifact.store, w.out.Version, t, w.out.Version, oras.DefaultCopyOptions); err != nil {
+		if err := w.artifact.Push(ctx, t, w.out.Version); err != nil {
 			return res, red.Error(fmt.Errorf("push %s:%s: %w", w.out.Repository, w.out.Version, err))
 		}
 		if reg.Host == "" {
