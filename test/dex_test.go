@@ -165,7 +165,7 @@ func dexChartCheck(t *testing.T, secretValues map[string]any, connector bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := istiocharts.Render(ch, values, "argocd", "argocd", istiocharts.APIVersions(schemas.Kinds()))
+	objs, err := istiocharts.Render(ch, values, "argocd", "argocd", render.APIVersions(schemas.Kinds()))
 	if err != nil {
 		t.Fatalf("argo-cd %s rejects the dev values: %v", got, err)
 	}

@@ -42,7 +42,6 @@ import (
 	"github.com/microservices-manifests/microservices-manifests/pkg/publish"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
-	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
 
 const (
@@ -195,7 +194,7 @@ func loadEKSPlatform() (*eksPlatform, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &render.Renderer{Repo: repo, APIVersions: validate.APIVersions(schemas.Kinds())}
+	r := &render.Renderer{Repo: repo, APIVersions: render.APIVersions(schemas.Kinds())}
 	for _, c := range repo.Charts {
 		if _, ok := c.ValuesFiles[eksEnv]; !ok || c.Library() {
 			continue

@@ -31,7 +31,6 @@ import (
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
-	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
 
 // helmfileTree is the part of the repository a Helmfile run reads: the Helmfiles and their
@@ -221,7 +220,7 @@ func helmfileSetup(t *testing.T) *helmfileRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hf.apiVersions = validate.APIVersions(schemas.Kinds())
+	hf.apiVersions = render.APIVersions(schemas.Kinds())
 	hf.renderer = &render.Renderer{Repo: hf.repo, APIVersions: hf.apiVersions}
 
 	hf.work = t.TempDir()

@@ -135,7 +135,7 @@ func TestIstioChartsAcceptOurValues(t *testing.T) {
 	for _, env := range repo.Environments {
 		t.Run(env, func(t *testing.T) {
 			ie := &istioEnv{moduleDir: moduleDir, sourceVersion: sourceVersion, schemas: schemas, known: known,
-				apiVersions: istiocharts.APIVersions(schemas.Kinds()), protos: protos}
+				apiVersions: render.APIVersions(schemas.Kinds()), protos: protos}
 			apps := istioApps(t, env, ie)
 			for _, name := range istioSortedNames(apps) {
 				app := apps[name]

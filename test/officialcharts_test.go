@@ -158,7 +158,7 @@ func officialSetup(t *testing.T) *officialEnvData {
 	if err != nil {
 		t.Fatal(err)
 	}
-	od := &officialEnvData{schemas: schemas, apiVersions: istiocharts.APIVersions(schemas.Kinds()),
+	od := &officialEnvData{schemas: schemas, apiVersions: render.APIVersions(schemas.Kinds()),
 		available: officialVersions(entries), declared: map[string]bool{}}
 	for _, chart := range officialCharts {
 		if len(od.available[chart]) == 0 {

@@ -186,4 +186,3 @@ func notIgnored(diffs []renderDiff, entries []map[string]any) ([]renderDiff, err
 	}
 	return out, nil
 }
-

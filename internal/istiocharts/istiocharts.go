@@ -173,10 +173,6 @@ func RenderFiles(ch *chart.Chart, vals map[string]any, name, namespace string, a
 	return names, files, nil
 }
 
-// APIVersions turns schema.Validator.Kinds() into Helm's capability forms, as platform
-// renders with them.
-func APIVersions(kinds []string) []string { return render.APIVersions(kinds) }
-
 // UnknownKeys reports the values paths of values that chart name does not declare, for the
 // Istio charts that have no values.schema.json (base, cni, istiod), where Helm would silently
 // ignore a misspelled key. Declared means present in the chart's defaults (its values.yaml,

@@ -53,7 +53,7 @@ type Options struct {
 	// air-gapped runs.
 	Resolver *chartsource.Resolver
 	// APIVersions are advertised to the charts as .Capabilities.APIVersions, as pkg/validate
-	// renders our charts: validate.APIVersions(schemas.Kinds()).
+	// renders our charts: render.APIVersions(schemas.Kinds()).
 	APIVersions []string
 	// Log receives one status line per release rendered; nil discards them.
 	Log io.Writer

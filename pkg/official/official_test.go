@@ -103,7 +103,7 @@ func repoEnv(t *testing.T, env string) *envRender {
 		if e.schemas, e.err = schema.New(); e.err != nil {
 			return
 		}
-		e.apiVersions = validate.APIVersions(e.schemas.Kinds())
+		e.apiVersions = render.APIVersions(e.schemas.Kinds())
 		e.res, e.err = (&validate.Validator{Root: root, Envs: []string{env}, Schemas: e.schemas, SkipPolicies: true}).Run(context.Background())
 	})
 	if e.err != nil {

@@ -15,10 +15,11 @@ const maxUnknown = 50
 // UnknownValues are the dotted paths of vals that chart ch neither declares in its
 // values.yaml (its own or, under a dependency's name or alias, the sub-chart's; `global` is
 // always allowed) nor reads in a template. Below a key whose default is an empty map, or
-// not a map at all (nodeSelector: {}, annotations: {}, a list), anything is accepted: the
-// chart takes it whole. A key read only under another name (with .Values.x; .y) is found by
-// its own name in the templates, so the check reports keys no template mentions at all:
-// a typo, or a key of another chart version, which Helm ignores without a word.
+// not a map at all (nodeSelector: {}, annotations: {}, a list), or below a path a template
+// passes on whole (toYaml, omit, deepCopy, tpl, toJson), anything is accepted: the chart
+// takes it whole. A key that is not declared is still accepted when a template names it
+// (read under another name: with .Values.x; .y), so the check reports keys no template
+// mentions at all: a typo, or a key of another chart version, which Helm ignores silently.
 func UnknownValues(ch *chart.Chart, vals map[string]any) []string {
 	var out []string
 	walkUnknown(ch, ch.Values, vals, "", indexTemplates(ch), &out)

@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
 	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
+	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/official"
 	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
@@ -76,7 +76,7 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	r := &render.Renderer{Repo: repo, APIVersions: APIVersions(schemas.Kinds())}
+	r := &render.Renderer{Repo: repo, APIVersions: render.APIVersions(schemas.Kinds())}
 
 	renders := make([]*render.Result, len(charts)*len(envs))
 	g, gctx := errgroup.WithContext(ctx)
@@ -268,6 +268,3 @@ func (v *Validator) parallelism() int {
 	}
 	return runtime.GOMAXPROCS(0)
 }
-
-// APIVersions is render.APIVersions (kept here for the callers that validate).
-func APIVersions(kinds []string) []string { return render.APIVersions(kinds) }

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
+	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 )
 
 func main() {
@@ -90,7 +90,7 @@ func measure(args []string) error {
 	return nil
 }
 
-// apiVersions applies pkg/validate.APIVersions to the index of a schema snapshot: every "apiVersion Kind" key of the schema
+// apiVersions applies pkg/render.APIVersions to the index of a schema snapshot: every "apiVersion Kind" key of the schema
 // index becomes Helm's "group/version" and "group/version/Kind" capability forms, so that
 // `helm template --api-versions` sees the .Capabilities.APIVersions platform renders with.
 func apiVersions(args []string) error {
@@ -112,7 +112,7 @@ func apiVersions(args []string) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := validate.APIVersions(keys)
+	out := render.APIVersions(keys)
 	if len(out) == 0 {
 		return fmt.Errorf("%s: no kinds", args[0])
 	}
