@@ -131,6 +131,12 @@ type Resolver struct {
 	ChartsFrom []string
 	// Offline forbids the network: only ChartsFrom and the cache are used.
 	Offline bool
+	// Repositories, when not nil, are the only repoURLs fetched from over the network
+	// (compared without a trailing "/" or "oci://"). A repoURL is written by whoever opens
+	// a pull request, and the runner that renders it may reach what its author cannot (the
+	// cloud's metadata service, hosts inside the network): only repositories the platform
+	// names are contacted. ChartsFrom and the cache serve any repoURL (nothing is fetched).
+	Repositories []string
 	// HTTPClient makes every request (Helm repositories and OCI registries); nil means
 	// http.DefaultClient. Tests pass the client of an httptest TLS server.
 	HTTPClient *http.Client
@@ -227,6 +233,9 @@ func (r *Resolver) find(ctx context.Context, src *source) (*archive, error) {
 		}
 		return nil, src.fail(reason, nil)
 	}
+	if r.Repositories != nil && !r.allowed(src) {
+		return nil, src.fail("not fetched: the repoURL is not one of the chart repositories the platform fetches from (a new one is added to the platform's list in a reviewed change, not by the pull request that uses it)", nil)
+	}
 	if src.oci {
 		a, err = r.fromRegistry(ctx, src)
 	} else {
@@ -238,6 +247,20 @@ func (r *Resolver) find(ctx context.Context, src *source) (*archive, error) {
 	r.logf("chartsource: %s: fetched %s (%s)", src.ref, a.origin, a.digest)
 	r.store(src, a)
 	return a, nil
+}
+
+// allowed reports whether src's repository is one of r.Repositories.
+func (r *Resolver) allowed(src *source) bool {
+	for _, repo := range r.Repositories {
+		repo = strings.TrimSuffix(repo, "/")
+		if src.oci {
+			repo = strings.TrimPrefix(repo, "oci://")
+		}
+		if repo == src.base {
+			return true
+		}
+	}
+	return false
 }
 
 // verify checks data as the archive of src and returns it as an archive.

@@ -288,6 +288,45 @@ func TestOfflineMakesNoRequest(t *testing.T) {
 	}
 }
 
+// TestRepositoriesBoundTheNetwork: with Repositories set, a repoURL outside the list is
+// refused before any request (a pull request's repoURL could name any address the runner
+// reaches), a listed one is fetched, and a folder still serves any repoURL.
+func TestRepositoriesBoundTheNetwork(t *testing.T) {
+	cr := repoWith(t, nil, "tiny@0.1.0")
+	reg := startRegistry(t, nil)
+	folder := t.TempDir()
+	packageChart(t, folder, "tiny", "0.2.0")
+	ref := chartsource.Ref{RepoURL: cr.url, Chart: "tiny", Version: "0.1.0"}
+	for _, tc := range []struct {
+		name  string
+		ref   chartsource.Ref
+		repos []string
+		ok    bool
+	}{
+		{"helm repository not listed", ref, []string{"https://prometheus-community.github.io/helm-charts"}, false},
+		{"OCI registry not listed", chartsource.Ref{RepoURL: reg.host + "/charts", Chart: "tiny", Version: "0.1.0"}, []string{cr.url}, false},
+		{"empty list", ref, []string{}, false},
+		{"listed, with a trailing slash", ref, []string{cr.url + "/"}, true},
+		{"folder, repository not listed", chartsource.Ref{RepoURL: "http://169.254.169.254/latest", Chart: "tiny", Version: "0.2.0"}, []string{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, regBefore := cr.requests(), reg.requests()
+			r := &chartsource.Resolver{Repositories: tc.repos, ChartsFrom: []string{folder}, HTTPClient: cr.srv.Client()}
+			_, err := r.Resolve(context.Background(), tc.ref)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantError(t, err, tc.ref, "not one of the chart repositories the platform fetches from")
+			if n := cr.requests() - before + reg.requests() - regBefore; n != 0 {
+				t.Errorf("a repoURL outside the list made %d requests", n)
+			}
+		})
+	}
+}
+
 // TestConcurrentResolve: Applications resolved in parallel, or one after the other, fetch
 // a shared chart once, even with no cache.
 func TestConcurrentResolve(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"github.com/microservices-manifests/microservices-manifests/internal/istiocharts"
 	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
 	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
+	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
@@ -63,8 +64,9 @@ type Options struct {
 
 // Release is one chart source of an Application, rendered.
 type Release struct {
-	// Application is the Application's metadata.name.
-	Application string
+	// Application is the Application's metadata.name; Tree and File the chart of this
+	// repository that renders it and the template (findings about its values point there).
+	Application, Tree, File string
 	// Field is the source's field path in the Application ("spec.source", "spec.sources[1]").
 	Field                                           string
 	RepoURL, Chart, Version, ReleaseName, Namespace string
@@ -86,6 +88,15 @@ type Release struct {
 // ChartID names the release where findings name a chart: "<Application> (chart X Y)".
 func (r *Release) ChartID() string {
 	return fmt.Sprintf("%s (chart %s %s)", r.Application, r.Chart, r.Version)
+}
+
+// Result is the release as a render of the validate pipeline: Chart.ID is the Application's
+// name (its plan directory), Official says where the chart came from.
+func (r *Release) Result(env string) *render.Result {
+	return &render.Result{Env: env, Objects: r.Objects,
+		Chart: discovery.Chart{ID: r.Application, Name: r.Chart, Version: r.Version, Namespace: r.Namespace},
+		Official: &render.Source{Application: r.Application, Field: r.Field, RepoURL: r.RepoURL, Chart: r.Chart,
+			Version: r.Version, Digest: r.Digest, Origin: r.Origin, Tree: r.Tree, File: r.File}}
 }
 
 // job is one chart source to render.
@@ -208,7 +219,7 @@ func (r *renderer) logf(format string, args ...any) {
 // render resolves, values and renders one source; a problem is returned as a finding.
 func (r *renderer) render(ctx context.Context, j job) (*Release, []report.Finding) {
 	a, s := j.app, j.src
-	rel := &Release{Application: a.Name, Field: s.Field, RepoURL: s.RepoURL, Chart: s.Chart, Version: s.TargetRevision,
+	rel := &Release{Application: a.Name, Tree: a.Chart, File: a.Template, Field: s.Field, RepoURL: s.RepoURL, Chart: s.Chart, Version: s.TargetRevision,
 		ReleaseName: a.Name, Namespace: a.Destination.Namespace}
 	helm, _ := s.Body["helm"].(map[string]any)
 	if n, _ := helm["releaseName"].(string); n != "" {
@@ -256,12 +267,16 @@ func (r *renderer) render(ctx context.Context, j job) (*Release, []report.Findin
 		return fail(report.Error, s.Field, "%v", err)
 	}
 	rel.clusterKinds = clusterKinds(objs)
+	ignores := ignoreDifferences(a)
 	for _, o := range objs {
 		if skipCRDs && crdFiles[o.Template] {
 			continue // helm template without --include-crds leaves out crds/ (not templated CRDs)
 		}
 		if skipTests && isTestHook(o) {
 			continue
+		}
+		if o.Ignored, err = ignoredLeaves(ignores, o); err != nil {
+			return fail(report.Error, "spec.ignoreDifferences", "%v", err)
 		}
 		rel.Objects = append(rel.Objects, o)
 		if isCRD(o) {

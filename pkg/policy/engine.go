@@ -41,7 +41,9 @@ type Platform struct {
 	// ApprovedRegistries are the registry hosts images may come from, besides ECR.
 	ApprovedRegistries []string
 	// ChartRepositories are the Helm repositories chart dependencies may come from,
-	// besides file:// and our ECR.
+	// besides file:// and our ECR, and the repositories (Helm or OCI) official charts are
+	// fetched from over the network (chartsource.Resolver.Repositories): a pull request
+	// cannot make the platform contact another host.
 	ChartRepositories []string
 	// Helmfiles are globs, relative to the repository root, of the Helmfiles that install
 	// the App-of-Apps roots: their releases with a local chart are roots of the tree.
@@ -76,7 +78,8 @@ func DefaultPlatform() *Platform {
 			"public.ecr.aws", "gcr.io", "cr.jaegertracing.io"},
 		ChartRepositories: []string{"https://argoproj.github.io/argo-helm", "https://istio-release.storage.googleapis.com/charts",
 			"https://prometheus-community.github.io/helm-charts", "https://kiali.org/helm-charts",
-			"https://jaegertracing.github.io/helm-charts", "https://grafana.github.io/helm-charts"},
+			"https://jaegertracing.github.io/helm-charts", "https://grafana.github.io/helm-charts",
+			"https://aws.github.io/eks-charts", "https://charts.external-secrets.io", "public.ecr.aws/aws-controllers-k8s"},
 		Helmfiles:      []string{"deploy/argocd/shared/root/helmfile.d/*.yaml"},
 		ProductionEnvs: []string{"prd", "prod", "production"},
 	}
@@ -86,6 +89,11 @@ func DefaultPlatform() *Platform {
 type Object struct {
 	*render.Object
 	Chart string
+	// Application is set on the objects of an official chart (render.Result.Official): the
+	// Argo CD Application that installs them. Chart is then the Application's name too.
+	// Upstream templates cannot carry our exemption annotations, so the Application's
+	// ChartExemptionsAnnotation exempts them (see exempt.go).
+	Application string
 }
 
 // Env is one rendered environment: every object of every chart, and the indexes rules share.
@@ -152,8 +160,15 @@ func (e *Engine) Check(renders []*render.Result, partial bool) ([]report.Finding
 			byName[res.Env] = env
 			envs = append(envs, env)
 		}
+		app := ""
+		if res.Official != nil {
+			app = res.Official.Application
+		}
 		for _, o := range res.Objects {
-			env.Objects = append(env.Objects, &Object{Object: o, Chart: res.Chart.ID})
+			env.Objects = append(env.Objects, &Object{Object: o, Chart: res.Chart.ID, Application: app})
+		}
+		if res.Official != nil {
+			continue // not a chart of the repository: no Chart.yaml to check
 		}
 		ch, err := chartObject(res.Chart.Root(), res.Chart.ID)
 		if err != nil {
@@ -161,8 +176,8 @@ func (e *Engine) Check(renders []*render.Result, partial bool) ([]report.Finding
 		}
 		env.Charts = append(env.Charts, ch)
 	}
-	if len(renders) > 0 && renders[0] != nil {
-		c := renders[0].Chart
+	if i := slices.IndexFunc(renders, func(r *render.Result) bool { return r != nil && r.Official == nil }); i >= 0 {
+		c := renders[i].Chart
 		roots, err := helmfileCharts(c.Root(), e.Platform.Helmfiles)
 		if err != nil {
 			return nil, err

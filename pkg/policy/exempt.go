@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
+	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,6 +20,24 @@ const ExemptPrefix = "policy.microservices-manifests.io/exempt-"
 // ExemptRule is the finding rule under which exemptions are listed.
 const ExemptRule = "exempt"
 
+// ChartExemptionsAnnotation, on an Argo CD Application, exempts objects of the official chart
+// it installs, whose templates we do not write and so cannot annotate. Its value is a JSON
+// list (the tree charts render it from an entry's policyExemptions):
+//
+//	[{"rules": ["C02", "C03"], "objects": ["DaemonSet/*-node-exporter"], "reason": "why"}]
+//
+// rules are IDs or names; objects are Kind/name patterns (path.Match: * within a name); the
+// reason is mandatory. A pattern that matches no object of the chart in an environment is
+// listed (a renamed object, a typo), and so is an exemption that suppresses nothing.
+const ChartExemptionsAnnotation = "policy.microservices-manifests.io/chart-exemptions"
+
+// ChartExemption is one entry of ChartExemptionsAnnotation.
+type ChartExemption struct {
+	Rules   []string `json:"rules"`
+	Objects []string `json:"objects"`
+	Reason  string   `json:"reason"`
+}
+
 type exemption struct {
 	object *Object
 	key    string
@@ -24,6 +45,8 @@ type exemption struct {
 	rule   *Rule
 	reason string
 	used   int
+	// scope, for an exemption of an official chart's objects, says which (the patterns).
+	scope string
 }
 
 type exemptions struct {
@@ -74,7 +97,82 @@ func newExemptions(env *Env) *exemptions {
 			}
 		}
 	}
+	ex.addChartExemptions(env)
 	return ex
+}
+
+// addChartExemptions reads ChartExemptionsAnnotation of every Application whose official
+// chart was rendered in env and exempts the matching objects. Problems are findings on the
+// Application, where the entry is written.
+func (ex *exemptions) addChartExemptions(env *Env) {
+	byApp := map[string][]*Object{}
+	for _, o := range env.Objects {
+		if o.Application != "" {
+			byApp[o.Application] = append(byApp[o.Application], o)
+		}
+	}
+	for _, a := range env.Objects {
+		objs := byApp[a.Name]
+		if a.Kind != "Application" || !strings.HasPrefix(a.APIVersion, "argoproj.io/") || a.Application != "" || len(objs) == 0 {
+			continue
+		}
+		raw, ok := mapOf(get(a.Body, "metadata", "annotations"))[ChartExemptionsAnnotation]
+		if !ok {
+			continue
+		}
+		field := "metadata.annotations[" + ChartExemptionsAnnotation + "]"
+		bad := func(sev report.Severity, p, msg string) {
+			ex.invalid = append(ex.invalid, report.Finding{Severity: sev, Rule: ExemptRule, Env: env.Name,
+				Chart: a.Chart, File: a.Template, Object: a.ID(), Path: p, Message: msg})
+		}
+		var entries []ChartExemption
+		if err := json.Unmarshal([]byte(str(raw)), &entries); err != nil {
+			bad(report.Error, field, fmt.Sprintf("chart exemptions are not a JSON list of {rules, objects, reason}: %v", err))
+			continue
+		}
+		for i, en := range entries {
+			p := fmt.Sprintf("%s[%d]", field, i)
+			reason := strings.TrimSpace(en.Reason)
+			if reason == "" || len(en.Rules) == 0 || len(en.Objects) == 0 {
+				bad(report.Error, p, "a chart exemption needs rules, objects and a reason saying why those objects may not comply")
+				continue
+			}
+			var matched []*Object
+			for _, pat := range en.Objects {
+				if _, err := path.Match(pat, ""); err != nil {
+					bad(report.Error, p+".objects", fmt.Sprintf("object pattern %q: %v", pat, err))
+					continue
+				}
+				n := 0
+				for _, o := range objs {
+					if ok, _ := path.Match(pat, o.Kind+"/"+o.Name); ok {
+						n++
+						if !slices.Contains(matched, o) {
+							matched = append(matched, o)
+						}
+					}
+				}
+				if n == 0 {
+					// Info, not a warning: one list serves every environment, and an object
+					// may exist in only one; a typo leaves its finding unsuppressed anyway.
+					bad(report.Info, p+".objects", fmt.Sprintf("object pattern %q matches no object of Application %s's chart here (only in another environment, renamed, or a typo?)", pat, a.Name))
+				}
+			}
+			for _, name := range en.Rules {
+				r, ok := Lookup(name)
+				if !ok {
+					bad(report.Error, p+".rules", fmt.Sprintf("exemption names unknown rule %q (see platform policy list)", name))
+					continue
+				}
+				e := &exemption{object: a, key: ChartExemptionsAnnotation, path: p, rule: r, reason: reason,
+					scope: fmt.Sprintf("%s of Application %s", strings.Join(en.Objects, ", "), a.Name)}
+				for _, o := range matched {
+					ex.byObject[o] = append(ex.byObject[o], e)
+				}
+				ex.all = append(ex.all, e)
+			}
+		}
+	}
 }
 
 // apply reports whether o is exempt from r, counting the use.
@@ -93,6 +191,9 @@ func (ex *exemptions) findings(env string) []report.Finding {
 	out := append([]report.Finding{}, ex.invalid...)
 	for _, e := range ex.all {
 		msg := fmt.Sprintf("exempt from %s: %s", e.rule.Title(), e.reason)
+		if e.scope != "" {
+			msg = fmt.Sprintf("exempts %s from %s: %s", e.scope, e.rule.Title(), e.reason)
+		}
 		switch e.used {
 		case 0:
 			msg += " (nothing to suppress here)"

@@ -113,13 +113,16 @@ func checkRBACDangerous(env *Env) []Violation {
 	var out []Violation
 	for _, o := range env.Kind("Role", "ClusterRole") {
 		for i, r := range listOf(o.Body["rules"]) {
-			verbs, resources := strs(get(r, "verbs")), strs(get(r, "resources"))
+			verbs, resources, groups := strs(get(r, "verbs")), strs(get(r, "resources")), strs(get(r, "apiGroups"))
 			path := idx("rules", i)
 			add := func(msg string) { out = append(out, violation(o, path, "%s", msg)) }
-			if has(verbs, "create") && has(resources, "pods/exec", "pods/attach") {
+			// Pods, Secrets and tokens are resources of the core group: "*" resources of
+			// another group (Kiali reading every Istio kind) grant none of them.
+			core := has(groups, "")
+			if core && has(verbs, "create") && has(resources, "pods/exec", "pods/attach") {
 				add("may exec into or attach to pods")
 			}
-			if o.Kind == "ClusterRole" && has(verbs, "get", "list", "watch") && has(resources, "secrets") {
+			if core && o.Kind == "ClusterRole" && has(verbs, "get", "list", "watch") && has(resources, "secrets") {
 				add("may read Secrets in every namespace")
 			}
 			for _, v := range verbs {
@@ -127,11 +130,12 @@ func checkRBACDangerous(env *Env) []Violation {
 					add("grants the verb " + v + " (privilege escalation)")
 				}
 			}
-			if has(verbs, "create") && has(resources, "pods", "serviceaccounts/token") {
+			if core && has(verbs, "create") && has(resources, "pods", "serviceaccounts/token") {
 				add("may create pods or ServiceAccount tokens (runs as any ServiceAccount of the namespace)")
 			}
 			for _, res := range resources {
-				if strings.HasSuffix(res, "webhookconfigurations") && has(verbs, "create", "update", "patch") {
+				if (strings.HasSuffix(res, "webhookconfigurations") || res == "*" && has(groups, "admissionregistration.k8s.io")) &&
+					has(groups, "admissionregistration.k8s.io") && has(verbs, "create", "update", "patch") {
 					add("may change admission webhooks")
 				}
 			}

@@ -43,6 +43,10 @@ type Object struct {
 	Name       string
 	// Body is the decoded object (maps, slices, strings, ints, floats, bools).
 	Body map[string]any
+	// Ignored are JSON pointers of fields Argo CD does not compare for this object (its
+	// Application's spec.ignoreDifferences, set by pkg/official): values generated at every
+	// render, which the plan and the diff show masked.
+	Ignored []string
 }
 
 // ID is Kind/namespace/name, or Kind/name for objects without a namespace.
@@ -59,6 +63,30 @@ type Result struct {
 	Env      string
 	Objects  []*Object
 	Findings []report.Finding
+	// Official is set on the render of an official chart (pkg/official) that an Argo CD
+	// Application installs: Chart.ID is then the Application's name (its plan directory,
+	// release/<env>/<application>/), Chart.Name and Chart.Version the chart's, Chart.Dir
+	// empty (the chart is not in the repository).
+	Official *Source
+}
+
+// Source says where an official chart's render comes from.
+type Source struct {
+	// Application is the Argo CD Application's name; Field its source's field path
+	// ("spec.source", "spec.sources[1]").
+	Application, Field      string
+	RepoURL, Chart, Version string
+	// Digest is the chart archive's "sha256:<hex>" ("" for a chart from a Go module);
+	// Origin says where the chart was found.
+	Digest, Origin string
+	// Tree is the chart of this repository that renders the Application (its ID) and File
+	// the template: where a finding about the Application's values points.
+	Tree, File string
+}
+
+// Describe is "chart <name> <version> (<repoURL>)", for messages.
+func (s *Source) Describe() string {
+	return fmt.Sprintf("chart %s %s (%s)", s.Chart, s.Version, s.RepoURL)
 }
 
 // Renderer renders charts of one repository.

@@ -20,6 +20,7 @@ import (
 	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/official"
+	"github.com/microservices-manifests/microservices-manifests/pkg/plan"
 	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -43,9 +44,9 @@ type Validator struct {
 	Policies *policy.Engine
 	// Official, when set, also renders the official chart of every Application of each
 	// environment (pkg/official, charts from this resolver, Istio's from its module) and
-	// checks their objects against the schemas, with the CRDs they ship known in their
-	// environment. Their objects are not (yet) given to the policies, the plan or the diff.
-	// Only on a run of every chart: the Applications come from the whole environment.
+	// checks their objects against the schemas (with the CRDs they ship known in their
+	// environment) and the policies, like ours. Only on a run of every chart: the
+	// Applications come from the whole environment.
 	Official *chartsource.Resolver
 }
 
@@ -119,7 +120,14 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 		for i, env := range envs {
 			officialFindings = append(officialFindings, found[i]...)
 			for _, rel := range perEnv[i] {
-				officials = append(officials, &render.Result{Chart: discovery.Chart{ID: rel.ChartID(), Namespace: rel.Namespace}, Env: env, Objects: rel.Objects})
+				// Its plan directory is release/<env>/<application>/: an Application
+				// called "app" would mix its files with our charts' plans.
+				if err := plan.CheckApplicationDir(rel.Application); err != nil {
+					officialFindings = append(officialFindings, report.Finding{Severity: report.Error, Rule: official.Rule, Env: env,
+						Chart: rel.Tree, File: rel.File, Object: "Application/" + rel.Application, Message: err.Error()})
+					continue
+				}
+				officials = append(officials, rel.Result(env))
 			}
 		}
 	}
@@ -143,7 +151,7 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 		}
 		// Cross-object rules need every chart of an environment; with a chart selection
 		// they are skipped rather than report objects that live in charts not rendered.
-		findings, err := engine.Check(renders, len(v.Charts) > 0)
+		findings, err := engine.Check(all, len(v.Charts) > 0)
 		if err != nil {
 			return nil, fmt.Errorf("policies: %w", err)
 		}
@@ -157,6 +165,24 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 	}
 	rep.Sort()
 	return &Result{Repo: repo, Renders: renders, Official: officials, Report: rep}, nil
+}
+
+// Unrendered lists the Applications of env whose official chart was not rendered (a finding
+// of rule official.Rule names each and says why), sorted: a plan keeps their previous files
+// (plan.Keep) instead of deleting them.
+func (r *Result) Unrendered(env string) []string {
+	var out []string
+	for _, f := range r.Report.Findings {
+		if f.Rule != official.Rule || f.Env != env || !strings.HasPrefix(f.Object, "Application/") {
+			continue
+		}
+		name := f.Object[strings.LastIndex(f.Object, "/")+1:]
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // checkNames reports, as schema-stage errors, every object whose metadata.name or

@@ -21,7 +21,10 @@ Entry fields (source is one of):
   namespace, syncWave, releaseName (default: the chart name), values (helm valuesObject),
   syncOptions (added to the defaults), project (default: .Values.project),
   ignoreDifferences (Argo CD's spec.ignoreDifferences: fields a controller or a chart's own
-  generator changes, e.g. a webhook certificate generated at every render)
+  generator changes, e.g. a webhook certificate generated at every render),
+  policyExemptions (source: helm: a list of {rules, objects, reason} exempting objects of the
+  official chart from policy rules; rendered as the annotation
+  policy.microservices-manifests.io/chart-exemptions, which platform validate reads)
 */}}
 {{- define "argocd.applications" -}}
 {{- $root := . -}}
@@ -54,6 +57,12 @@ metadata:
     {{- if $git }}
     {{- /* refresh only when the chart (or the library charts it uses) changed */}}
     argocd.argoproj.io/manifest-generate-paths: {{ if eq $kind "tree" }}.;/deploy/argocd/shared/library{{ else }}.;/charts{{ end }}
+    {{- end }}
+    {{- with $app.policyExemptions }}
+    {{- if ne $kind "helm" }}
+    {{- fail (printf "applications.%s.policyExemptions: only for source: helm (annotate the objects of charts of this repository)" $.name) }}
+    {{- end }}
+    policy.microservices-manifests.io/chart-exemptions: {{ toJson . | quote }}
     {{- end }}
   finalizers:
     - resources-finalizer.argocd.argoproj.io
