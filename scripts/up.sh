@@ -48,8 +48,14 @@ if [ -n "$(git -C "$repo" status --porcelain)" ]; then
   git -C "$repo" commit --quiet -m "release/local: the working tree of $(basename "$root")"
 fi
 
+# The official charts the Applications install are planned too; the embedded default runs
+# offline (charts from ../shared/charts beside this repository when it exists; any other is a
+# warning naming its Application, and its plan directory is left as it was).
+official=(--offline)
+if [ -d "$root/../shared/charts" ]; then official+=(--charts-from "$root/../shared/charts"); fi
+
 step "plan on release/local: validate, render release/<env>/, commit, comment"
-"$platform" --root "$repo" plan --base main | tee "$work/comment.md"
+"$platform" --root "$repo" plan --base main "${official[@]}" | tee "$work/comment.md"
 git -C "$repo" log --oneline -3 >&2
 
 step "merge release/local into main (the release manager's review)"

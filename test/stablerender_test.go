@@ -3,11 +3,10 @@ package test
 import (
 	"fmt"
 	"reflect"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/microservices-manifests/microservices-manifests/pkg/official"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 )
 
@@ -87,7 +86,7 @@ func officialIgnoreDifferences(t *testing.T) map[string]appIgnores {
 
 // renderDiff is one leaf that differs between two renders, as a JSON pointer.
 type renderDiff struct {
-	kind, namespace, name, pointer string
+	apiVersion, kind, namespace, name, pointer string
 }
 
 func (d renderDiff) String() string {
@@ -103,7 +102,7 @@ func renderDiffs(a, b []*render.Object) []renderDiff {
 	for _, o := range a {
 		other := byID[o.ID()]
 		if other == nil {
-			out = append(out, renderDiff{o.Kind, o.Namespace, o.Name, ""})
+			out = append(out, renderDiff{o.APIVersion, o.Kind, o.Namespace, o.Name, ""})
 			continue
 		}
 		var walk func(x, y any, ptr string)
@@ -112,16 +111,16 @@ func renderDiffs(a, b []*render.Object) []renderDiff {
 			case map[string]any:
 				yv, ok := y.(map[string]any)
 				if !ok {
-					out = append(out, renderDiff{o.Kind, o.Namespace, o.Name, ptr})
+					out = append(out, renderDiff{o.APIVersion, o.Kind, o.Namespace, o.Name, ptr})
 					return
 				}
 				for k := range xv {
-					walk(xv[k], yv[k], ptr+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k))
+					walk(xv[k], yv[k], ptr+"/"+official.Pointer(k))
 				}
 			case []any:
 				yv, ok := y.([]any)
 				if !ok || len(yv) != len(xv) {
-					out = append(out, renderDiff{o.Kind, o.Namespace, o.Name, ptr})
+					out = append(out, renderDiff{o.APIVersion, o.Kind, o.Namespace, o.Name, ptr})
 					return
 				}
 				for i := range xv {
@@ -129,7 +128,7 @@ func renderDiffs(a, b []*render.Object) []renderDiff {
 				}
 			default:
 				if !reflect.DeepEqual(x, y) {
-					out = append(out, renderDiff{o.Kind, o.Namespace, o.Name, ptr})
+					out = append(out, renderDiff{o.APIVersion, o.Kind, o.Namespace, o.Name, ptr})
 				}
 			}
 		}
@@ -138,47 +137,14 @@ func renderDiffs(a, b []*render.Object) []renderDiff {
 	return out
 }
 
-// jqPath turns the jq path expressions we use (.a.b, .a[]?.b, .a[].b) into a pattern over
-// JSON pointers; anything else is refused rather than guessed.
-var jqPathSyntax = regexp.MustCompile(`^(\.[A-Za-z0-9_-]+(\[\]\??)?)+$`)
-
-func jqPath(expr string) (*regexp.Regexp, error) {
-	if !jqPathSyntax.MatchString(expr) {
-		return nil, fmt.Errorf("jq path expression %q: only .field and .field[] paths are understood by this test", expr)
-	}
-	p := strings.NewReplacer("[]?", `/\d+`, "[]", `/\d+`).Replace(expr)
-	p = strings.ReplaceAll(p, ".", "/")
-	return regexp.Compile("^" + p + "(/|$)")
-}
-
-// notIgnored are the diffs no ignoreDifferences entry covers (kind, name, namespace when
-// given, then a JSON pointer prefix or a jq path).
+// notIgnored are the diffs no ignoreDifferences entry covers (official.Covers, which the
+// plan and the diff use to mask the same fields).
 func notIgnored(diffs []renderDiff, entries []map[string]any) ([]renderDiff, error) {
 	var out []renderDiff
 	for _, d := range diffs {
-		covered := false
-		for _, e := range entries {
-			if e["kind"] != d.kind || (e["name"] != nil && e["name"] != d.name) || (e["namespace"] != nil && e["namespace"] != d.namespace) {
-				continue
-			}
-			if ps, ok := e["jsonPointers"].([]any); ok {
-				for _, p := range ps {
-					if s := fmt.Sprint(p); d.pointer == s || strings.HasPrefix(d.pointer, s+"/") {
-						covered = true
-					}
-				}
-			}
-			if js, ok := e["jqPathExpressions"].([]any); ok {
-				for _, j := range js {
-					re, err := jqPath(fmt.Sprint(j))
-					if err != nil {
-						return nil, err
-					}
-					if re.MatchString(d.pointer) {
-						covered = true
-					}
-				}
-			}
+		covered, err := official.Covers(entries, &render.Object{APIVersion: d.apiVersion, Kind: d.kind, Namespace: d.namespace, Name: d.name}, d.pointer)
+		if err != nil {
+			return nil, err
 		}
 		if !covered {
 			out = append(out, d)

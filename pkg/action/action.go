@@ -23,8 +23,10 @@ import (
 
 	"github.com/microservices-manifests/microservices-manifests/internal/escape"
 	"github.com/microservices-manifests/microservices-manifests/pkg/catalog"
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/diff"
 	"github.com/microservices-manifests/microservices-manifests/pkg/github"
+	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
 	"github.com/microservices-manifests/microservices-manifests/pkg/publish"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
@@ -393,7 +395,7 @@ func findingsSummary(rep *report.Report) string {
 }
 
 func (r *run) validate(ctx context.Context) error {
-	res, err := (&validate.Validator{Root: r.root, Envs: r.in.Environments}).Run(ctx)
+	res, err := (&validate.Validator{Root: r.root, Envs: r.in.Environments, Official: r.official()}).Run(ctx)
 	if err != nil {
 		return err
 	}
@@ -404,6 +406,16 @@ func (r *run) validate(ctx context.Context) error {
 		return &FailedError{Summary: res.Report.Summary()}
 	}
 	return nil
+}
+
+// official is the resolver of the official charts the Applications install: validate, plan
+// and diff render them like ours. Its cache is outside the workspace: the workspace is the
+// pull request's, and a cache entry committed there (an archive named by its own digest)
+// would otherwise stand in for the real chart. Over the network it contacts only the chart
+// repositories the platform names, never an address a pull request writes as a repoURL.
+func (r *run) official() *chartsource.Resolver {
+	return &chartsource.Resolver{CacheDir: filepath.Join(os.TempDir(), "platform-official-charts"),
+		Repositories: policy.DefaultPlatform().ChartRepositories, Log: r.a.Stderr}
 }
 
 // base is the revision to diff against: the input, else the pull request's base commit
@@ -431,7 +443,7 @@ func (r *run) base(ctx context.Context, pr *github.PullRequest) string {
 }
 
 func (r *run) plan(ctx context.Context) error {
-	p := &Planner{Root: r.root, Envs: r.in.Environments, DryRun: r.in.DryRun, Log: r.a.Stderr, Branch: r.ev.Branch}
+	p := &Planner{Root: r.root, Envs: r.in.Environments, DryRun: r.in.DryRun, Log: r.a.Stderr, Branch: r.ev.Branch, Official: r.official()}
 	var pr *github.PullRequest
 	if r.client != nil {
 		if r.ev.Fork {
@@ -522,7 +534,7 @@ func (r *run) diff(ctx context.Context) error {
 	if base == "" {
 		return errors.New("diff: no base revision (input base, or a pull request's base)")
 	}
-	res, err := (&diff.Differ{Root: r.root, Base: base, Envs: r.in.Environments}).Run(ctx)
+	res, err := (&diff.Differ{Root: r.root, Base: base, Envs: r.in.Environments, Official: r.official()}).Run(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/catalog"
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/diff"
 	"github.com/microservices-manifests/microservices-manifests/pkg/github"
 	"github.com/microservices-manifests/microservices-manifests/pkg/plan"
@@ -45,6 +47,11 @@ type Planner struct {
 	GitHub *github.Client
 	Branch string
 	PR     int
+
+	// Official, when set, also plans the official chart of every Argo CD Application
+	// (release/<env>/<application>/) and diffs it, base and head, with charts from this
+	// resolver (validate.Validator.Official); nil plans and diffs our charts only.
+	Official *chartsource.Resolver
 
 	// Comment receives the comment when it is not posted (no GitHub client or no PR).
 	Comment io.Writer
@@ -102,7 +109,7 @@ func (p *Planner) Run(ctx context.Context) (*PlanResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := (&validate.Validator{Root: p.Root, Envs: p.Envs, Schemas: schemas}).Run(ctx)
+	v, err := (&validate.Validator{Root: p.Root, Envs: p.Envs, Schemas: schemas, Official: p.Official}).Run(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +119,7 @@ func (p *Planner) Run(ctx context.Context) (*PlanResult, error) {
 	res.Files = map[string][]byte{}
 	for _, env := range res.Envs {
 		var renders []*render.Result
-		for _, r := range v.Renders {
+		for _, r := range slices.Concat(v.Renders, v.Official) {
 			if r.Env == env {
 				renders = append(renders, r)
 			}
@@ -121,17 +128,20 @@ func (p *Planner) Run(ctx context.Context) (*PlanResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: %w", env, err)
 		}
+		if err := plan.Keep(filepath.Join(p.Root, PlanDir, env), files, v.Unrendered(env)); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", env, err)
+		}
 		for name, data := range files {
 			res.Files[PlanDir+"/"+env+"/"+name] = data
 		}
 	}
 
 	if p.Base != "" {
-		base, err := diff.Render(ctx, p.Root, p.Base, schemas)
+		base, err := diff.RenderWith(ctx, p.Root, p.Base, diff.Options{Schemas: schemas, Official: p.Official})
 		if err != nil {
 			return nil, fmt.Errorf("render base %s: %w", p.Base, err)
 		}
-		if res.Diff, err = diff.Compare(base, v.Renders, res.Envs); err != nil {
+		if res.Diff, err = diff.Compare(base, diff.Renders(v), res.Envs); err != nil {
 			return nil, err
 		}
 		res.Diff.Base, res.Diff.Head = p.Base, p.headName()

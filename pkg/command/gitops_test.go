@@ -30,7 +30,7 @@ func TestDiffCommand(t *testing.T) {
 		{[]string{"diff", "--base", "main"}, 0, "-  replicas: 2\n+  replicas: 3\n"},
 		{[]string{"diff", "--base", "main", "--head", "main"}, 0, "dev, prd: 0 added, 0 removed, 0 changed"},
 		{[]string{"diff", "--base", "main", "-e", "dev"}, 0, "dev: 0 added, 0 removed, 0 changed"},
-		{[]string{"diff", "--base", "main", "-o", "markdown"}, 0, "| prd | `app/demo` | `Deployment/demo/demo` | changed | +1 −1 |"},
+		{[]string{"diff", "--base", "main", "-o", "markdown"}, 0, "**prd** · `app/demo` · 1 changed\n\n| object | change | lines |\n|---|---|---|\n| `Deployment/demo/demo` | changed | +1 −1 |"},
 		{[]string{"diff", "--base", "main", "-o", "json"}, 0, `"action": "changed"`},
 		{[]string{"diff", "--base", "main", "-o", "yaml"}, 1, `unknown output format "yaml"`},
 		{[]string{"diff"}, 1, `"base" not set`},

@@ -14,6 +14,7 @@ import (
 func newPlan(g *globals) *cobra.Command {
 	p := &action.Planner{}
 	var repository, apiURL string
+	var official officialFlags
 	cmd := &cobra.Command{
 		Use:   "plan [--base REF]",
 		Short: "Release-branch step: validate, render release/<env>/, commit it, and write the PR comment",
@@ -27,10 +28,17 @@ no commit when nothing changed), and the comment is printed on stdout.
 
 With --github-repository OWNER/NAME and GITHUB_TOKEN in the environment, the plan is
 committed onto --branch through the GitHub Git Data API and the comment is created or
-updated on pull request --pr (this is what the action does).`,
+updated on pull request --pr (this is what the action does).
+
+The official chart of every Argo CD Application (kube-prometheus-stack, istiod, ...) is
+rendered too, at the version each side pins, planned in release/<env>/<application>/ and
+diffed: a chart bump lists every object it changes under its Application, the version
+change first. Charts come from --charts-from, then .cache/charts, then the network
+(--offline: never); --official=false plans and diffs our charts only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p.Root, p.Log = g.root, g.stderr
+			p.Official = official.resolver(g)
 			if repository != "" {
 				token := os.Getenv("GITHUB_TOKEN")
 				if token == "" {
@@ -65,5 +73,6 @@ updated on pull request --pr (this is what the action does).`,
 	cmd.Flags().StringVar(&apiURL, "github-api-url", os.Getenv("GITHUB_API_URL"), "GitHub API URL (default https://api.github.com/)")
 	cmd.Flags().StringVar(&p.Branch, "branch", "", "branch to commit the plan to (with --github-repository)")
 	cmd.Flags().IntVar(&p.PR, "pr", 0, "pull request to comment on (with --github-repository)")
+	official.bind(cmd, "and plan (release/<env>/<application>/) and diff its objects")
 	return cmd
 }

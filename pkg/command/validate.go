@@ -2,11 +2,9 @@ package command
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 	"github.com/microservices-manifests/microservices-manifests/pkg/validate"
 )
@@ -30,10 +28,8 @@ func (s *selection) validator(g *globals) *validate.Validator {
 
 func newValidate(g *globals) *cobra.Command {
 	var (
-		sel        selection
-		official   bool
-		chartsFrom []string
-		offline    bool
+		sel      selection
+		official officialFlags
 	)
 	output := "text"
 	cmd := &cobra.Command{
@@ -43,7 +39,12 @@ func newValidate(g *globals) *cobra.Command {
 every object against the Kubernetes 1.35 OpenAPI and the CRDs (Istio, ArgoCD, Prometheus
 Operator, ACK and any CRD the charts render): unknown fields, wrong types, missing required
 fields, bad enum values and unknown kinds are errors. Then the policies (platform policy list)
-check the rendered environment as a whole. Exit status 1 when any error is found.`,
+check the rendered environment as a whole. Exit status 1 when any error is found.
+
+The official chart of every Argo CD Application (kube-prometheus-stack, Istio's, ...) is
+rendered as Argo CD would and checked the same way (charts from --charts-from, then
+.cache/charts, then its chart repository; --offline: never the network). Only without
+--chart: the Applications come from the whole environment.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			write, err := report.Format(output)
@@ -51,8 +52,9 @@ check the rendered environment as a whole. Exit status 1 when any error is found
 				return err
 			}
 			v := sel.validator(g)
-			if official {
-				v.Official = &chartsource.Resolver{CacheDir: filepath.Join(g.root, ".cache", "charts"), ChartsFrom: chartsFrom, Offline: offline, Log: g.stderr}
+			v.Official = official.resolver(g)
+			if v.Official != nil && len(sel.charts) > 0 {
+				fmt.Fprintln(g.stderr, "official charts not rendered: --chart selects charts, and the Applications come from the whole environment")
 			}
 			res, err := v.Run(cmd.Context())
 			if err != nil {
@@ -69,8 +71,6 @@ check the rendered environment as a whole. Exit status 1 when any error is found
 	}
 	sel.bind(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", output, fmt.Sprintf("output format: %v", report.FormatNames()))
-	cmd.Flags().BoolVar(&official, "official", false, "also render the official chart of every Application (Istio's from its Go module) and check its objects against the schemas; values keys the chart ignores are warnings; policies, plan and diff do not cover them yet")
-	cmd.Flags().StringSliceVar(&chartsFrom, "charts-from", nil, "with --official: folder(s) of packaged charts (<name>-<version>.tgz, e.g. ../shared/charts) used before the cache and the network")
-	cmd.Flags().BoolVar(&offline, "offline", false, "with --official: never touch the network (charts from --charts-from and .cache/charts only; a chart found nowhere is a warning)")
+	official.bind(cmd, "and check its objects against the schemas and the policies like ours")
 	return cmd
 }

@@ -1,12 +1,16 @@
 // Package diff compares the rendered objects of two revisions of the repository: which
 // objects a change adds, removes or changes, with a unified diff per object. It is what the
-// release manager reads on the pull request before merging the plan.
+// release manager reads on the pull request before merging the plan. The official charts
+// the Argo CD Applications install (Differ.Official) are compared too, their objects keyed
+// by the Application's name: a chart bump is its version change (Version.Official) and the
+// objects it changes.
 //
 // Comparisons are normalised so that a diff shows what a reviewer has to look at:
 //   - Secret data and stringData are masked (plan.Redact); a key whose value changed is
 //     shown as "<redacted> (changed)", never with its value.
-//   - Noise is ignored: the helm.sh/chart and app.kubernetes.io/version labels and the
-//     checksum/* annotations, wherever they appear (object and pod template metadata).
+//   - Noise is ignored: the helm.sh/chart and app.kubernetes.io/version labels, a "chart"
+//     label whose value is <chart>-<version> (official charts), and the checksum/*
+//     annotations, wherever they appear (object and pod template metadata).
 //     Those fields change on every chart version or config change; the cause (the version
 //     bump, the ConfigMap) is reported on its own: chart versions in Result.Versions, the
 //     config change as the ConfigMap's diff. An object whose only difference is noise
@@ -16,6 +20,7 @@ package diff
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -81,11 +86,28 @@ type Change struct {
 	RemovedLines int `json:"removedLines"`
 }
 
-// Version is a chart whose Chart.yaml version differs between the revisions.
+// Version is a chart whose version differs between the revisions: one of ours (its
+// Chart.yaml) or the official chart an Argo CD Application installs (its targetRevision).
 type Version struct {
+	// Chart is our chart's ID, or the Application's name (the Chart of its objects' Keys).
 	Chart string `json:"chart"`
-	Base  string `json:"base,omitempty"`
-	Head  string `json:"head,omitempty"`
+	// Official is the official chart's name when Chart is an Application ("" for ours).
+	Official string `json:"official,omitempty"`
+	// Envs are the environments where the Application's chart moves (official charts only:
+	// each environment pins its own version; ours have one Chart.yaml).
+	Envs []string `json:"environments,omitempty"`
+	Base string   `json:"base,omitempty"`
+	Head string   `json:"head,omitempty"`
+}
+
+// Change is "0.1.0 → 0.2.0", or "chart kube-prometheus-stack 88.4.0 → 88.5.3" for an
+// Application's official chart; a side without the chart is "-". Not escaped.
+func (v Version) Change(arrow string) string {
+	s := orDash(v.Base) + " " + arrow + " " + orDash(v.Head)
+	if v.Official != "" {
+		s = "chart " + v.Official + " " + s
+	}
+	return s
 }
 
 // Result is the comparison of two revisions.
@@ -237,23 +259,7 @@ func Compare(base, head []*render.Result, envs []string) (*Result, error) {
 		res.Changes = append(res.Changes, c)
 	}
 
-	versions := map[string]*Version{}
-	for _, r := range base {
-		versions[r.Chart.ID] = &Version{Chart: r.Chart.ID, Base: r.Chart.Version}
-	}
-	for _, r := range head {
-		if v, ok := versions[r.Chart.ID]; ok {
-			v.Head = r.Chart.Version
-		} else {
-			versions[r.Chart.ID] = &Version{Chart: r.Chart.ID, Head: r.Chart.Version}
-		}
-	}
-	for _, v := range versions {
-		if v.Base != v.Head {
-			res.Versions = append(res.Versions, *v)
-		}
-	}
-	sort.Slice(res.Versions, func(i, j int) bool { return res.Versions[i].Chart < res.Versions[j].Chart })
+	res.Versions = versions(base, head, want)
 	for _, r := range base {
 		res.BaseErrors += len(r.Findings)
 	}
@@ -263,10 +269,78 @@ func Compare(base, head []*render.Result, envs []string) (*Result, error) {
 	return res, nil
 }
 
+// versions lists the charts whose version differs: ours by chart ID (a Chart.yaml is the
+// same in every environment), the official charts by Application and chart name in each
+// environment of want (empty: all), environments with the same move in one row.
+func versions(base, head []*render.Result, want map[string]bool) []Version {
+	type key struct{ env, chart, official string }
+	found := map[key]*Version{}
+	var keys []key
+	collect := func(renders []*render.Result, isHead bool) {
+		for _, r := range renders {
+			k := key{chart: r.Chart.ID}
+			if r.Official != nil {
+				if len(want) > 0 && !want[r.Env] {
+					continue
+				}
+				k = key{env: r.Env, chart: r.Chart.ID, official: r.Official.Chart}
+			}
+			v := found[k]
+			if v == nil {
+				v = &Version{Chart: k.chart, Official: k.official}
+				found[k] = v
+				keys = append(keys, k)
+			}
+			if isHead {
+				v.Head = r.Chart.Version
+			} else {
+				v.Base = r.Chart.Version
+			}
+		}
+	}
+	collect(base, false)
+	collect(head, true)
+	out := []Version{}
+	type move struct{ chart, official, base, head string }
+	rows := map[move]int{} // index in out
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.chart != b.chart {
+			return a.chart < b.chart
+		}
+		if a.official != b.official {
+			return a.official < b.official
+		}
+		return a.env < b.env
+	})
+	for _, k := range keys {
+		v := found[k]
+		if v.Base == v.Head {
+			continue
+		}
+		m := move{v.Chart, v.Official, v.Base, v.Head}
+		if i, ok := rows[m]; ok && k.env != "" {
+			out[i].Envs = append(out[i].Envs, k.env)
+			continue
+		}
+		rows[m] = len(out)
+		if k.env != "" {
+			v.Envs = []string{k.env}
+		}
+		out = append(out, *v)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Chart < out[j].Chart })
+	return out
+}
+
 // noise lists the label keys and annotation key prefixes Normalize drops.
 var (
 	noiseLabels             = []string{"helm.sh/chart", "app.kubernetes.io/version"}
 	noiseAnnotationPrefixes = []string{"checksum/"}
+	// chartLabel is the older "chart: <name>-<version>" label of many official charts
+	// (kube-prometheus-stack sets it on every object): dropped only when its value is a
+	// chart name and version, the same value helm.sh/chart carries.
+	chartLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?-v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]*)?$`)
 )
 
 // Normalize returns the object's body as compared: Secret data redacted, noise labels and
@@ -282,7 +356,7 @@ func strip(v any, parentKey string) any {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, val := range t {
-			if parentKey == "labels" && contains(noiseLabels, k) {
+			if parentKey == "labels" && (contains(noiseLabels, k) || k == "chart" && isChartVersion(val)) {
 				continue
 			}
 			if parentKey == "annotations" && hasPrefix(k, noiseAnnotationPrefixes) {
@@ -315,6 +389,11 @@ func markChangedSecretKeys(base, head, normalized map[string]any) {
 			}
 		}
 	}
+}
+
+func isChartVersion(v any) bool {
+	s, ok := v.(string)
+	return ok && chartLabel.MatchString(s)
 }
 
 func contains(list []string, s string) bool {

@@ -124,7 +124,8 @@ func TestNoise(t *testing.T) {
 		return &render.Object{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "ns", Name: "x", Body: map[string]any{
 			"apiVersion": "apps/v1", "kind": "Deployment",
 			"metadata": map[string]any{"name": "x", "namespace": "ns", "labels": map[string]any{
-				"helm.sh/chart": "x-" + version, "app.kubernetes.io/version": version, "app.kubernetes.io/name": "x"}},
+				"helm.sh/chart": "x-" + version, "app.kubernetes.io/version": version, "app.kubernetes.io/name": "x",
+				"chart": "kube-prometheus-stack-" + version}},
 			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
 				"annotations": map[string]any{"checksum/config": checksum, "keep": "me"},
 				"labels":      map[string]any{"helm.sh/chart": "x-" + version}}}},
@@ -137,6 +138,7 @@ func TestNoise(t *testing.T) {
 	}{
 		{"version and checksum only", obj("1.0.0", "aaa"), obj("1.0.1", "bbb"), false},
 		{"same", obj("1.0.0", "aaa"), obj("1.0.0", "aaa"), false},
+		{"chart label not a chart version", obj("1.0.0", "aaa"), chartLabelled("gateway"), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +152,16 @@ func TestNoise(t *testing.T) {
 				t.Errorf("changed = %v, want %v: %+v", got, tt.changed, res.Changes)
 			}
 		})
+	}
+	for _, label := range []string{"kube-prometheus-stack-88.5.3", "grafana-10.1.0-rc.1", "x-v1.2.3"} {
+		if _, ok := Normalize(chartLabelled(label))["metadata"].(map[string]any)["labels"].(map[string]any)["chart"]; ok {
+			t.Errorf("chart label %q is kept", label)
+		}
+	}
+	for _, label := range []string{"gateway", "1.2.3", "x-1.2"} {
+		if _, ok := Normalize(chartLabelled(label))["metadata"].(map[string]any)["labels"].(map[string]any)["chart"]; !ok {
+			t.Errorf("chart label %q is dropped: it is not a chart's name and version", label)
+		}
 	}
 	n := Normalize(obj("1.0.0", "aaa"))
 	ann := n["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)
@@ -179,4 +191,11 @@ func TestMarkdownLimit(t *testing.T) {
 			t.Errorf("limit %d: unbalanced <details>", limit)
 		}
 	}
+}
+
+// chartLabelled is a Deployment labelled chart: value.
+func chartLabelled(value string) *render.Object {
+	return &render.Object{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "ns", Name: "x", Body: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "x", "namespace": "ns", "labels": map[string]any{"chart": value}}}}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/microservices-manifests/microservices-manifests/internal/escape"
@@ -31,7 +32,11 @@ func FormatNames() []string { return formats.Names() }
 func Text(w io.Writer, r *Result) error {
 	var b strings.Builder
 	for _, v := range r.Versions {
-		fmt.Fprintf(&b, "version %s: %s -> %s\n", escape.Line(v.Chart), escape.Line(orDash(v.Base)), escape.Line(orDash(v.Head)))
+		name := escape.Line(v.Chart)
+		if v.Official != "" {
+			name += " (Application) [" + escape.Line(strings.Join(v.Envs, ", ")) + "]"
+		}
+		fmt.Fprintf(&b, "version %s: %s\n", name, escape.Line(v.Change("->")))
 	}
 	for _, c := range r.Changes {
 		fmt.Fprintf(&b, "%s [%s] %s %s (%s)\n", escape.Line(string(c.Action)), escape.Line(c.Env), escape.Line(c.Chart), escape.Line(c.Object()), escape.Line(c.APIVersion))
@@ -52,11 +57,13 @@ func JSON(w io.Writer, r *Result) error {
 // MaxObjectDiff bounds one object's diff in Markdown; longer diffs are cut with a note.
 const MaxObjectDiff = 12000
 
-// Markdown renders the result for a pull-request comment: a summary table per environment,
-// chart version changes, then one collapsed <details> block per changed object. When limit
-// is positive the text stays within limit characters: object blocks that do not fit are
-// left out and a note says how many and where to see them. Every name, version and ref is
-// escaped for its place (package escape): they come from the pull request.
+// Markdown renders the result for a pull-request comment: the chart version changes (ours
+// and the official charts of the Applications), then, per environment and chart (or
+// Application), a line with its version change and counts over a table of its changed
+// objects, then one collapsed <details> block per changed object. When limit is positive
+// the text stays within limit characters: object blocks that do not fit are left out and a
+// note says how many and where to see them. Every name, version and ref is escaped for its
+// place (package escape): they come from the pull request.
 func Markdown(r *Result, limit int) string {
 	var head strings.Builder
 	envs := make([]string, len(r.Envs))
@@ -71,7 +78,7 @@ func Markdown(r *Result, limit int) string {
 	if len(r.Versions) > 0 {
 		head.WriteString("| chart | version |\n|---|---|\n")
 		for _, v := range r.Versions {
-			fmt.Fprintf(&head, "| %s | %s → %s |\n", escape.Cell(v.Chart), escape.Text(orDash(v.Base)), escape.Text(orDash(v.Head)))
+			fmt.Fprintf(&head, "| %s | %s |\n", versionCell(v), escape.Text(v.Change("→")))
 		}
 		head.WriteString("\n")
 	}
@@ -79,11 +86,14 @@ func Markdown(r *Result, limit int) string {
 		head.WriteString("No object changes.\n")
 		return head.String()
 	}
-	head.WriteString("| env | chart | object | change | lines |\n|---|---|---|---|---|\n")
-	for _, c := range r.Changes {
-		fmt.Fprintf(&head, "| %s | %s | %s | %s | +%d −%d |\n", escape.Text(c.Env), escape.Cell(c.Chart), escape.Cell(c.Object()), escape.Text(string(c.Action)), c.AddedLines, c.RemovedLines)
+	for _, g := range r.groups() {
+		head.WriteString(g.heading(r.Versions))
+		head.WriteString("| object | change | lines |\n|---|---|---|\n")
+		for _, c := range g.changes {
+			fmt.Fprintf(&head, "| %s | %s | +%d −%d |\n", escape.Cell(c.Object()), escape.Text(string(c.Action)), c.AddedLines, c.RemovedLines)
+		}
+		head.WriteString("\n")
 	}
-	head.WriteString("\n")
 
 	out := head.String()
 	if limit > 0 && len(out) > limit {
@@ -103,6 +113,63 @@ func Markdown(r *Result, limit int) string {
 		out += block
 	}
 	return out
+}
+
+// group is the changes of one chart (or Application) in one environment: Changes are
+// sorted by environment, then chart.
+type group struct {
+	env, chart string
+	changes    []Change
+}
+
+func (r *Result) groups() []group {
+	var out []group
+	for _, c := range r.Changes {
+		if n := len(out); n > 0 && out[n-1].env == c.Env && out[n-1].chart == c.Chart {
+			out[n-1].changes = append(out[n-1].changes, c)
+			continue
+		}
+		out = append(out, group{env: c.Env, chart: c.Chart, changes: []Change{c}})
+	}
+	return out
+}
+
+// heading is the group's line: environment, chart, its version change in this environment
+// (an Application's official chart says so) and its counts, e.g.
+// "**dev** · `kube-prometheus-stack` (Application) · chart kube-prometheus-stack 88.4.0 →
+// 88.5.3 · 2 added, 40 changed".
+func (g group) heading(versions []Version) string {
+	parts := []string{"**" + escape.Text(g.env) + "**", escape.Code(g.chart)}
+	for _, v := range versions {
+		if v.Chart == g.chart && (v.Official == "" || slices.Contains(v.Envs, g.env)) {
+			if v.Official != "" {
+				parts[1] += " (Application)"
+			}
+			parts = append(parts, escape.Text(v.Change("→")))
+		}
+	}
+	var counts []string
+	for _, a := range []Action{Added, Removed, Changed} {
+		n := 0
+		for _, c := range g.changes {
+			if c.Action == a {
+				n++
+			}
+		}
+		if n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, a))
+		}
+	}
+	return strings.Join(append(parts, strings.Join(counts, ", ")), " · ") + "\n\n"
+}
+
+// versionCell names a version row's chart: an Application is marked, with the environments
+// where its chart moves.
+func versionCell(v Version) string {
+	if v.Official == "" {
+		return escape.Cell(v.Chart)
+	}
+	return escape.Cell(v.Chart) + " (Application, " + escape.Text(strings.Join(v.Envs, ", ")) + ")"
 }
 
 func detailsBlock(c Change) string {

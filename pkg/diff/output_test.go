@@ -15,7 +15,7 @@ func named(name string) *Result {
 	key := Key{Env: name, Chart: name, APIVersion: name, Kind: name, Namespace: name, Name: name}
 	return &Result{
 		Base: name, Head: name, Envs: []string{name, "prd"}, Unchanged: 1,
-		Versions: []Version{{Chart: name, Base: name, Head: name}},
+		Versions: []Version{{Chart: name, Base: name, Head: name}, {Chart: name, Official: name, Envs: []string{name}, Base: name, Head: name}},
 		Changes: []Change{
 			{Key: key, Action: Changed, AddedLines: 1, RemovedLines: 1, Diff: "--- a/x\n+++ b/x\n@@ -1 +1 @@\n" +
 				// A value's lines are lines of the diff, each with its prefix.
@@ -74,8 +74,8 @@ func TestTextHostileNames(t *testing.T) {
 				t.Errorf("%q: line %q is neither a header nor a diff line", h, l)
 			}
 		}
-		if headers != 3 {
-			t.Errorf("%q: %d header lines, want 3:\n%s", h, headers, buf.String())
+		if headers != 4 {
+			t.Errorf("%q: %d header lines, want 4:\n%s", h, headers, buf.String())
 		}
 		for _, l := range lines {
 			if runnerCommand.MatchString(l) || strings.ContainsAny(l, "\r\x00\x1b\u202e\u2066") {

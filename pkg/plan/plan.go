@@ -2,9 +2,13 @@
 // per object under a stable name, Secret data redacted, written atomically so that a failed
 // run never leaves a half-written directory.
 //
+// The official charts the Argo CD Applications install (render.Result.Official) are planned
+// beside ours, in a directory named after the Application: release/<env>/<application>/.
+//
 // Names come from pull requests. pkg/validate already refuses names the API server would
 // reject; this package checks again, on its own, that every file stays inside its chart's
-// directory of the plan, and it never writes through a symbolic link.
+// directory of the plan, that an Application's directory is one DNS-1123 name that no
+// chart of ours can own, and it never writes through a symbolic link.
 package plan
 
 import (
@@ -12,14 +16,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/microservices-manifests/microservices-manifests/internal/escape"
+	"github.com/microservices-manifests/microservices-manifests/pkg/discovery"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/schema"
 )
@@ -42,34 +51,111 @@ func FileName(chartID string, o *render.Object) string {
 }
 
 // Redact returns the object's body with Secret data replaced by Redacted (keys are kept so
-// reviewers see which keys exist). Other objects are returned as they are.
+// reviewers see which keys exist) and the fields its Application does not compare
+// (render.Object.Ignored) replaced by Ignored. Other objects are returned as they are; the
+// object itself is never modified.
 func Redact(o *render.Object) map[string]any {
-	if o.Kind != "Secret" || o.APIVersion != "v1" {
-		return o.Body
-	}
-	out := make(map[string]any, len(o.Body))
-	for k, v := range o.Body {
-		out[k] = v
-	}
-	for _, field := range []string{"data", "stringData"} {
-		m, ok := o.Body[field].(map[string]any)
-		if !ok {
-			continue
+	body := o.Body
+	if o.Kind == "Secret" && o.APIVersion == "v1" {
+		body = make(map[string]any, len(o.Body))
+		for k, v := range o.Body {
+			body[k] = v
 		}
-		red := make(map[string]any, len(m))
-		for k := range m {
-			red[k] = Redacted
+		for _, field := range []string{"data", "stringData"} {
+			m, ok := o.Body[field].(map[string]any)
+			if !ok {
+				continue
+			}
+			red := make(map[string]any, len(m))
+			for k := range m {
+				red[k] = Redacted
+			}
+			body[field] = red
 		}
-		out[field] = red
 	}
-	return out
+	for _, ptr := range o.Ignored {
+		body = mask(body, ptr)
+	}
+	return body
+}
+
+// Ignored replaces, in the plan and the diff, a value the object's Application tells Argo CD
+// not to compare (spec.ignoreDifferences): one generated at every render.
+const Ignored = "<ignored (generated at every render; the Application lists it in spec.ignoreDifferences)>"
+
+// mask returns body with the value at JSON pointer ptr replaced by Ignored, copying only
+// the maps and lists on the way; a pointer that leads nowhere leaves body as it is.
+func mask(body map[string]any, ptr string) map[string]any {
+	keys := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
+	for i, k := range keys {
+		keys[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(k)
+	}
+	var set func(v any, keys []string) (any, bool)
+	set = func(v any, keys []string) (any, bool) {
+		if len(keys) == 0 {
+			return Ignored, true
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			c, ok := x[keys[0]]
+			if !ok {
+				return v, false
+			}
+			nv, ok := set(c, keys[1:])
+			if !ok {
+				return v, false
+			}
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[k] = e
+			}
+			out[keys[0]] = nv
+			return out, true
+		case []any:
+			i, err := strconv.Atoi(keys[0])
+			if err != nil || i < 0 || i >= len(x) {
+				return v, false
+			}
+			nv, ok := set(x[i], keys[1:])
+			if !ok {
+				return v, false
+			}
+			out := append([]any{}, x...)
+			out[i] = nv
+			return out, true
+		}
+		return v, false
+	}
+	if ptr == "" {
+		return body
+	}
+	out, _ := set(body, keys)
+	m, _ := out.(map[string]any)
+	return m
 }
 
 // Marshal is the object's plan text: a source comment, then the redacted object as YAML
 // with sorted keys and two-space indentation. The same object gives the same bytes.
 func Marshal(chartID, env string, o *render.Object) ([]byte, error) {
+	return marshal(fmt.Sprintf("# Source: %s\n# Chart: %s, environment: %s\n", o.Template, chartID, env), o)
+}
+
+// marshalIn is Marshal for an object of res. An official chart's object names its
+// Application and chart, not the chart's version: a version bump then changes only the
+// files whose objects change.
+func marshalIn(res *render.Result, o *render.Object) ([]byte, error) {
+	if s := res.Official; s != nil {
+		// These come from the Application and the chart archive, not from our layout: a
+		// newline in a repoURL must not end the comment and start YAML.
+		v := escape.Visible
+		return marshal(fmt.Sprintf("# Source: %s\n# Application: %s, chart %s (%s), environment: %s\n", v(o.Template), v(s.Application), v(s.Chart), v(s.RepoURL), v(res.Env)), o)
+	}
+	return Marshal(res.Chart.ID, res.Env, o)
+}
+
+func marshal(header string, o *render.Object) ([]byte, error) {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# Source: %s\n# Chart: %s, environment: %s\n", o.Template, chartID, env)
+	buf.WriteString(header)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(Redact(o)); err != nil {
@@ -103,6 +189,23 @@ func CheckFileName(chartID, name string) error {
 	return nil
 }
 
+// CheckApplicationDir proves that name, an Application whose official chart is planned in
+// release/<env>/<name>/, is one DNS-1123 name (so one directory, no "..", no slash) and not
+// the first directory of the layout (app, infra, deploy, charts), where our charts' plans
+// live: an Application called "app" would mix its files with those of app/<chart> and a
+// reviewer could not tell whose they are.
+func CheckApplicationDir(name string) error {
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		return fmt.Errorf("Application %s cannot name a plan directory: %s", schema.Quote(name), strings.Join(msgs, "; "))
+	}
+	for _, root := range discovery.Roots {
+		if top, _, _ := strings.Cut(root, "/"); name == top {
+			return fmt.Errorf("Application %s cannot name a plan directory: release/<env>/%s/ holds the plans of the charts under %s/; rename the Application", schema.Quote(name), top, top)
+		}
+	}
+	return nil
+}
+
 // checkNames proves every name of files is a clean relative path, before anything is written.
 func checkNames(files map[string][]byte) error {
 	for name := range files {
@@ -113,11 +216,18 @@ func checkNames(files map[string][]byte) error {
 	return nil
 }
 
-// Files returns the plan as file name -> content, for the given renders. An object whose
-// file would not be a file of its chart's directory is an error naming it.
+// Files returns the plan as file name -> content, for the given renders: ours and the
+// official charts' (in <application>/). An object whose file would not be a file of its
+// chart's directory, or an Application that cannot name a directory (CheckApplicationDir),
+// is an error naming it.
 func Files(renders []*render.Result) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for _, res := range renders {
+		if res.Official != nil {
+			if err := CheckApplicationDir(res.Chart.ID); err != nil {
+				return nil, fmt.Errorf("%s [%s]: %w", res.Official.Describe(), res.Env, err)
+			}
+		}
 		for _, o := range res.Objects {
 			name := FileName(res.Chart.ID, o)
 			if err := CheckFileName(res.Chart.ID, name); err != nil {
@@ -126,7 +236,7 @@ func Files(renders []*render.Result) (map[string][]byte, error) {
 			if _, dup := files[name]; dup {
 				return nil, fmt.Errorf("two objects map to plan file %s", name)
 			}
-			data, err := Marshal(res.Chart.ID, res.Env, o)
+			data, err := marshalIn(res, o)
 			if err != nil {
 				return nil, err
 			}
@@ -141,7 +251,7 @@ func Files(renders []*render.Result) (map[string][]byte, error) {
 func Stream(w io.Writer, renders []*render.Result) error {
 	for _, res := range renders {
 		for _, o := range res.Objects {
-			data, err := Marshal(res.Chart.ID, res.Env, o)
+			data, err := marshalIn(res, o)
 			if err != nil {
 				return err
 			}
@@ -263,6 +373,56 @@ func write(dir string, files map[string][]byte) (err error) {
 	}
 	if old != "" {
 		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+// Keep adds to files (the plan of one environment, names relative to its directory dir)
+// what dir already holds under <application>/ for each of applications that has no file in
+// files: the plan of an Application whose official chart could not be rendered this time
+// (offline, its repository unreachable; a finding says so) stays as it was rather than being
+// deleted by a plan that could not see it. Only regular files are kept, read through an
+// os.Root (no link leads out of dir); a missing dir or directory keeps nothing.
+func Keep(dir string, files map[string][]byte, applications []string) error {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, app := range applications {
+		if CheckApplicationDir(app) != nil {
+			continue
+		}
+		rendered := false
+		for name := range files {
+			if strings.HasPrefix(name, app+"/") {
+				rendered = true
+				break
+			}
+		}
+		if fi, err := root.Lstat(app); rendered || err != nil || !fi.IsDir() {
+			continue // rendered, never planned, or not a plain directory: nothing to keep
+		}
+		err := fs.WalkDir(root.FS(), app, func(name string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			data, err := root.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			files[name] = data
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("keep the plan of %s: %w", app, err)
+		}
 	}
 	return nil
 }
