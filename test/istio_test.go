@@ -356,7 +356,10 @@ func checkIstioApp(ie *istioEnv, app *istioApp) ([]*render.Object, []string) {
 	if ch.Schema == nil {
 		// No values.schema.json: Helm would ignore a misspelled key. meshConfig is a protobuf
 		// message passed through to istiod; its fields are checked below, on the render.
-		for _, p := range istiocharts.UnknownKeys(ch, app.Chart, app.Values, "meshConfig") {
+		// resources is a ResourceRequirements the charts render key by key (their defaults
+		// hold only requests); global.enableReaderRBAC is read with `dig` by istiod's
+		// reader-clusterrole templates, with no default in values.yaml.
+		for _, p := range istiocharts.UnknownKeys(ch, app.Chart, app.Values, "meshConfig", "resources", "pilot.resources", "global.enableReaderRBAC") {
 			problems = append(problems, fmt.Sprintf("values key %s: not a value of chart %s (not in its values.yaml defaults; Helm would ignore it)", p, app.Chart))
 		}
 	}

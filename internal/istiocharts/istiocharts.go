@@ -87,8 +87,15 @@ func SourceVersion(moduleDir string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// Load reads chart name (a key of Charts) from the module and stamps version on it as both
-// version and appVersion, as the release packages have them.
+// ReleaseHub is the image registry of Istio's release packages: their values default the
+// images to ReleaseHub at the chart's own version, where the sources default to a testing
+// registry at "latest".
+const ReleaseHub = "docker.io/istio"
+
+// Load reads chart name (a key of Charts) from the module and stamps version on it as the
+// release packages have it: as version and appVersion, and as the default image tag (with
+// ReleaseHub) where the sources hold their testing defaults. So an Application's version
+// bump moves its images as the packaged chart would, and values need not pin them.
 func Load(moduleDir, name, version string) (*chart.Chart, error) {
 	rel, ok := Charts[name]
 	if !ok {
@@ -102,6 +109,16 @@ func Load(moduleDir, name, version string) (*chart.Chart, error) {
 		return nil, fmt.Errorf("%s holds chart %q, want %q", rel, ch.Metadata.Name, name)
 	}
 	ch.Metadata.Version, ch.Metadata.AppVersion = version, version
+	if defaults, ok := ch.Values["_internal_defaults_do_not_set"].(map[string]any); ok {
+		if global, ok := defaults["global"].(map[string]any); ok {
+			if _, ok := global["hub"]; ok {
+				global["hub"] = ReleaseHub
+			}
+			if _, ok := global["tag"]; ok {
+				global["tag"] = version
+			}
+		}
+	}
 	return ch, nil
 }
 

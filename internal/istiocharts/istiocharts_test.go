@@ -50,3 +50,44 @@ func TestMeshConfigUnknownFields(t *testing.T) {
 		t.Errorf("UnknownFields = %q, want %q", got, want)
 	}
 }
+
+// TestLoadStampsReleaseImages: the module's sources default the images to a testing
+// registry at "latest"; Load gives them the release packages' defaults, so the render of a
+// version runs that version's images (and a version bump moves them) without values pinning
+// a tag beside the chart version.
+func TestLoadStampsReleaseImages(t *testing.T) {
+	dir, err := ModuleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ chart, kind, image string }{
+		{"istiod", "Deployment", ReleaseHub + "/pilot:1.31.4"},
+		{"cni", "DaemonSet", ReleaseHub + "/install-cni:1.31.4"},
+	} {
+		ch, err := Load(dir, tc.chart, "1.31.4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := Render(ch, map[string]any{}, tc.chart, "istio-system", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var images []string
+		for _, o := range objs {
+			if o.Kind != tc.kind {
+				continue
+			}
+			spec, _ := o.Body["spec"].(map[string]any)
+			tmpl, _ := spec["template"].(map[string]any)
+			pod, _ := tmpl["spec"].(map[string]any)
+			containers, _ := pod["containers"].([]any)
+			for _, c := range containers {
+				image, _ := c.(map[string]any)["image"].(string)
+				images = append(images, image)
+			}
+		}
+		if !slices.Contains(images, tc.image) {
+			t.Errorf("%s renders images %q, want %s", tc.chart, images, tc.image)
+		}
+	}
+}
