@@ -7,7 +7,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
+	"github.com/microservices-manifests/microservices-manifests/pkg/official"
 	"github.com/microservices-manifests/microservices-manifests/pkg/policy"
+	"github.com/microservices-manifests/microservices-manifests/pkg/report"
 )
 
 // officialFlags are --official, --charts-from and --offline: whether, and from where, the
@@ -44,4 +46,18 @@ func (o *officialFlags) resolver(g *globals) *chartsource.Resolver {
 	}
 	return &chartsource.Resolver{CacheDir: filepath.Join(g.root, ".cache", "charts"), ChartsFrom: from, Offline: o.offline,
 		Repositories: policy.DefaultPlatform().ChartRepositories, Log: g.stderr}
+}
+
+// hint says, once on stderr, what to do when official charts could not be resolved online:
+// the message of each finding says why (a repository unreachable, a version it does not have).
+func (o *officialFlags) hint(g *globals, rep *report.Report) {
+	if !o.on || o.offline {
+		return
+	}
+	for _, f := range rep.Findings {
+		if f.Rule == official.Rule && f.Severity == report.Error {
+			fmt.Fprintln(g.stderr, "official charts not resolved (see the errors above): without network, --offline makes a chart found in no --charts-from folder and not in .cache/charts a warning; --official=false leaves them out")
+			return
+		}
+	}
 }

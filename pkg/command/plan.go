@@ -61,6 +61,7 @@ change first. Charts come from --charts-from, then .cache/charts, then the netwo
 				if err := report.Text(g.stderr, res.Report); err != nil {
 					return err
 				}
+				official.hint(g, res.Report)
 				return &ExitError{Code: 1}
 			}
 			return nil

@@ -154,3 +154,38 @@ func TestOfficialFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestOfficialNotFetchedHint: a chart repository the platform does not list is not contacted
+// (the pull request writes repoURLs); the Application's error names it, nothing is written,
+// and one line says what to do without network. No request leaves this machine: the refusal
+// comes before any.
+func TestOfficialNotFetchedHint(t *testing.T) {
+	root := officialRepo(t)
+	file := filepath.Join(root, "deploy", "argocd", "infra", "templates", "application.yaml")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "https://prometheus-community.github.io/helm-charts", "https://charts.example.invalid/helm", 1)
+	if text == string(b) {
+		t.Fatal("repoURL not found in the fixture")
+	}
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "dev")
+	_, stderr, code := platform(t, "--root", root, "render", "--policies=false", "--env", "dev", "--out", out, "--charts-from", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "not one of the chart repositories the platform fetches from") {
+		t.Fatalf("render with an unlisted chart repository: exit %d, want 1 naming the refusal\n%s", code, stderr)
+	}
+	if n := strings.Count(stderr, "official charts not resolved (see the errors above)"); n != 1 {
+		t.Errorf("the hint is printed %d times, want once:\n%s", n, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("render wrote %s after an error", out)
+	}
+	_, stderr, code = platform(t, "--root", root, "render", "--policies=false", "--env", "dev", "--out", out, "--charts-from", t.TempDir(), "--offline")
+	if code != 0 || strings.Contains(stderr, "official charts not resolved (see the errors above)") {
+		t.Errorf("render --offline: exit %d, want 0 with a warning and no hint\n%s", code, stderr)
+	}
+}

@@ -49,6 +49,7 @@ never). Only without --chart: the Applications come from the whole environment.
 				if err := report.Text(g.stderr, res.Report); err != nil {
 					return err
 				}
+				official.hint(g, res.Report)
 				fmt.Fprintln(g.stderr, "nothing written")
 				return &ExitError{Code: 1}
 			}

@@ -63,6 +63,7 @@ rendered as Argo CD would and checked the same way (charts from --charts-from, t
 			if err := write(g.stdout, res.Report); err != nil {
 				return err
 			}
+			official.hint(g, res.Report)
 			if res.Report.Failed() {
 				return &ExitError{Code: 1}
 			}
