@@ -65,13 +65,23 @@ func Covers(entries []map[string]any, o *render.Object, ptr string) (bool, error
 	return false, nil
 }
 
+var pointerEscape = strings.NewReplacer("~", "~0", "/", "~1")
+
 // Pointer escapes a key for a JSON pointer (RFC 6901).
 func Pointer(key string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+	return pointerEscape.Replace(key)
 }
 
-// ignoredLeaves returns the JSON pointers of o's leaves that entries cover, sorted.
+// ignoredLeaves returns the JSON pointers of o's leaves that entries cover, sorted. Only
+// objects an entry names by kind are walked (a CRD's schema has thousands of leaves).
 func ignoredLeaves(entries []map[string]any, o *render.Object) ([]string, error) {
+	named := false
+	for _, e := range entries {
+		named = named || e["kind"] == o.Kind
+	}
+	if !named {
+		return nil, nil
+	}
 	var out []string
 	var walk func(v any, ptr string) error
 	walk = func(v any, ptr string) error {

@@ -211,8 +211,13 @@ func checkNames(renders []*render.Result) {
 // checkSchemas validates every object against the schema set extended, per environment,
 // with the CustomResourceDefinitions the charts render in that environment.
 func checkSchemas(ctx context.Context, base *schema.Validator, envs []string, renders []*render.Result, limit int) error {
+	// Compiling the CRDs an environment renders (the official charts' are large) is done
+	// per environment, in parallel.
 	perEnv := map[string]*schema.Validator{}
-	for _, env := range envs {
+	compiled := make([]*schema.Validator, len(envs))
+	cg := new(errgroup.Group)
+	cg.SetLimit(limit)
+	for i, env := range envs {
 		var crds []map[string]any
 		for _, res := range renders {
 			if res.Env != env {
@@ -224,14 +229,21 @@ func checkSchemas(ctx context.Context, base *schema.Validator, envs []string, re
 				}
 			}
 		}
-		s := base
+		compiled[i] = base
 		if len(crds) > 0 {
-			var err error
-			if s, err = base.WithCRDs(crds); err != nil {
-				return fmt.Errorf("CRDs rendered in %s: %w", env, err)
-			}
+			cg.Go(func() (err error) {
+				if compiled[i], err = base.WithCRDs(crds); err != nil {
+					return fmt.Errorf("CRDs rendered in %s: %w", env, err)
+				}
+				return nil
+			})
 		}
-		perEnv[env] = s
+	}
+	if err := cg.Wait(); err != nil {
+		return err
+	}
+	for i, env := range envs {
+		perEnv[env] = compiled[i]
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
