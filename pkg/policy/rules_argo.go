@@ -547,3 +547,20 @@ func checkArgoCDNamespace(env *Env) []Violation {
 	}
 	return out
 }
+
+// builtinNamespaces exist in every cluster before anything syncs.
+var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// P07
+func checkApplicationNamespace(env *Env) []Violation {
+	var out []Violation
+	for _, o := range applications(env) {
+		a := apps.FromObject(o.Object, o.Chart, env.Name)
+		ns := a.Destination.Namespace
+		if ns == "" || slices.Contains(builtinNamespaces, ns) || env.Namespace(ns) != nil || slices.Contains(a.SyncOptions, "CreateNamespace=true") {
+			continue
+		}
+		out = append(out, violation(o, "spec.destination.namespace", "namespace %s is rendered by no chart of the environment and the Application does not create it (CreateNamespace=true): its first sync fails", ns))
+	}
+	return out
+}
