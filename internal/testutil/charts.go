@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
-
-	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 )
 
 // SharedCharts is ../shared/charts beside the repository, as an absolute path: the official
@@ -23,11 +21,4 @@ func SharedCharts(tb testing.TB) string {
 		tb.Skipf("no packaged official charts in %s beside the repository (a clone without ../shared): %v", dir, err)
 	}
 	return filepath.Clean(dir)
-}
-
-// OfficialResolver resolves official charts from SharedCharts only, offline, with a cache
-// of its own.
-func OfficialResolver(tb testing.TB) *chartsource.Resolver {
-	tb.Helper()
-	return &chartsource.Resolver{ChartsFrom: []string{SharedCharts(tb)}, Offline: true, CacheDir: tb.TempDir()}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/microservices-manifests/microservices-manifests/internal/testutil"
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/github"
 )
 
@@ -37,7 +38,7 @@ func bumpRepo(t *testing.T) string {
 func TestPlanOfficialChartBump(t *testing.T) {
 	dir := bumpRepo(t)
 	var comment, log bytes.Buffer
-	res, err := (&Planner{Root: dir, Base: "main", DryRun: true, Official: testutil.OfficialResolver(t), Comment: &comment, Log: &log}).Run(context.Background())
+	res, err := (&Planner{Root: dir, Base: "main", DryRun: true, Official: &chartsource.Resolver{ChartsFrom: []string{testutil.SharedCharts(t)}, Offline: true, CacheDir: t.TempDir()}, Comment: &comment, Log: &log}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestPlanOfficialChartBump(t *testing.T) {
 // TestPlanOfficialOff: without a resolver the plan has no Application directory and the
 // diff compares our charts only.
 func TestPlanOfficialOff(t *testing.T) {
-	testutil.OfficialResolver(t) // the same fixture: skips alike
+	testutil.SharedCharts(t) // the same fixture: skips alike
 	dir := bumpRepo(t)
 	res, err := (&Planner{Root: dir, Base: "main", DryRun: true}).Run(context.Background())
 	if err != nil {
@@ -123,7 +124,7 @@ func TestPlanOfficialApplicationNamedLikeLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.WritePath(t, tpl, strings.Replace(string(b), "  name: kube-prometheus-stack\n", "  name: app\n", 1))
-	res, err := (&Planner{Root: dir, DryRun: true, Official: testutil.OfficialResolver(t)}).Run(context.Background())
+	res, err := (&Planner{Root: dir, DryRun: true, Official: &chartsource.Resolver{ChartsFrom: []string{testutil.SharedCharts(t)}, Offline: true, CacheDir: t.TempDir()}}).Run(context.Background())
 	if err != nil {
 		if !strings.Contains(err.Error(), `Application "app" cannot name a plan directory`) {
 			t.Errorf("err = %v", err)

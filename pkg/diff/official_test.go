@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/microservices-manifests/microservices-manifests/internal/testutil"
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/github"
 )
 
@@ -28,7 +29,7 @@ func officialBump(t *testing.T, head string) string {
 // every changed object within GitHub's limit.
 func TestOfficialChartBump(t *testing.T) {
 	dir := officialBump(t, "88.5.3")
-	res, err := (&Differ{Root: dir, Base: "HEAD~1", Head: "HEAD", Official: testutil.OfficialResolver(t)}).Run(context.Background())
+	res, err := (&Differ{Root: dir, Base: "HEAD~1", Head: "HEAD", Official: &chartsource.Resolver{ChartsFrom: []string{testutil.SharedCharts(t)}, Offline: true, CacheDir: t.TempDir()}}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestOfficialChartBump(t *testing.T) {
 // TestOfficialOff: without a resolver the Applications' charts are neither rendered nor
 // compared: the bump is the Application's one-line change.
 func TestOfficialOff(t *testing.T) {
-	testutil.OfficialResolver(t) // same fixture; skips alike
+	testutil.SharedCharts(t) // same fixture; skips alike
 	dir := officialBump(t, "88.5.3")
 	res, err := (&Differ{Root: dir, Base: "HEAD~1", Head: "HEAD"}).Run(context.Background())
 	if err != nil {
@@ -116,7 +117,7 @@ func TestOfficialOff(t *testing.T) {
 // why every object shows as removed) and still names the version change.
 func TestOfficialUnresolved(t *testing.T) {
 	dir := officialBump(t, "99.0.0")
-	res, err := (&Differ{Root: dir, Base: "HEAD~1", Head: "HEAD", Official: testutil.OfficialResolver(t)}).Run(context.Background())
+	res, err := (&Differ{Root: dir, Base: "HEAD~1", Head: "HEAD", Official: &chartsource.Resolver{ChartsFrom: []string{testutil.SharedCharts(t)}, Offline: true, CacheDir: t.TempDir()}}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

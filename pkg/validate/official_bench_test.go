@@ -13,7 +13,7 @@ import (
 // (go test -bench ValidateOfficial -run ^$ ./pkg/validate/). The resolver is made anew
 // per run, as each CLI run makes one: it caches the archives it read.
 func BenchmarkValidateOfficial(b *testing.B) {
-	charts := testutil.OfficialResolver(b).ChartsFrom
+	charts := []string{testutil.SharedCharts(b)}
 	var objects, official int
 	for b.Loop() {
 		res, err := (&Validator{Root: "../..", Official: &chartsource.Resolver{ChartsFrom: charts, Offline: true}}).Run(context.Background())

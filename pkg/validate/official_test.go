@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"github.com/microservices-manifests/microservices-manifests/internal/testutil"
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 // in their environment): the repository passes; an official chart's object that breaks its
 // schema (a number in jaeger's nodeSelector) is an error naming the Application.
 func TestValidateOfficial(t *testing.T) {
-	resolver := testutil.OfficialResolver(t)
+	resolver := &chartsource.Resolver{ChartsFrom: []string{testutil.SharedCharts(t)}, Offline: true, CacheDir: t.TempDir()}
 	v := &Validator{Root: filepath.Join("..", ".."), Official: resolver}
 	res, err := v.Run(context.Background())
 	if err != nil {
@@ -98,7 +99,7 @@ func copyRepo(t *testing.T) string {
 // node-exporter its host namespaces fail prd, named by the Application; an Application whose
 // name is a directory of the repository's charts (its plan would mix with theirs) is refused.
 func TestOfficialPolicies(t *testing.T) {
-	resolver := testutil.OfficialResolver(t)
+	resolver := &chartsource.Resolver{ChartsFrom: []string{testutil.SharedCharts(t)}, Offline: true, CacheDir: t.TempDir()}
 	res, err := (&Validator{Root: filepath.Join("..", ".."), Official: resolver}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestOfficialPolicies(t *testing.T) {
 // controller's webhook certificate) must be given a fixed value, or its field must be in the
 // Application's ignoreDifferences, which the plan shows masked (plan.Ignored).
 func TestOfficialPlanStable(t *testing.T) {
-	resolver := testutil.OfficialResolver(t)
+	resolver := &chartsource.Resolver{ChartsFrom: []string{testutil.SharedCharts(t)}, Offline: true, CacheDir: t.TempDir()}
 	files := func() map[string][]byte {
 		res, err := (&Validator{Root: filepath.Join("..", ".."), Official: resolver, SkipPolicies: true}).Run(context.Background())
 		if err != nil {
