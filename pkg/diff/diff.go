@@ -384,7 +384,8 @@ func markChangedSecretKeys(base, head, normalized map[string]any) {
 		hm, _ := head[field].(map[string]any)
 		nm, _ := normalized[field].(map[string]any)
 		for k, hv := range hm {
-			if bv, ok := bm[k]; ok && fmt.Sprint(bv) != fmt.Sprint(hv) && nm != nil {
+			// A key the Application does not compare (masked as plan.Ignored) is not a change.
+			if bv, ok := bm[k]; ok && fmt.Sprint(bv) != fmt.Sprint(hv) && nm != nil && nm[k] != plan.Ignored {
 				nm[k] = plan.Redacted + " (changed)"
 			}
 		}

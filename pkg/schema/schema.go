@@ -10,6 +10,7 @@ package schema
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -41,6 +42,21 @@ func (v Violation) String() string {
 // safe for concurrent use.
 type Validator struct {
 	kinds map[string]kindRef // key: "apiVersion Kind"
+	// crds is shared by a validator and those WithCRDs derives from it: a CRD rendered in
+	// several environments (kube-prometheus-stack's, 1 MB each) is converted and compiled once.
+	crds *crdCache
+}
+
+// crdCache maps a CRD object's JSON to what WithCRDs made of it.
+type crdCache struct {
+	mu    sync.Mutex
+	byKey map[[sha256.Size]byte]*convertedFile
+}
+
+// convertedFile is a CRD converted to a schema file and the kinds it serves.
+type convertedFile struct {
+	file  *schemaFile
+	kinds map[string]string // "apiVersion Kind" -> $defs entry
 }
 
 type kindRef struct {
@@ -107,7 +123,7 @@ func New() (*Validator, error) {
 		return nil, fmt.Errorf("load index: %w", err)
 	}
 	files := map[string]*schemaFile{}
-	v := &Validator{kinds: make(map[string]kindRef, len(idx.Kinds))}
+	v := &Validator{kinds: make(map[string]kindRef, len(idx.Kinds)), crds: &crdCache{byKey: map[[sha256.Size]byte]*convertedFile{}}}
 	for key, e := range idx.Kinds {
 		f, ok := files[e.File]
 		if !ok {
@@ -131,13 +147,52 @@ func New() (*Validator, error) {
 // rules as the embedded CRDs. A CRD for a kind that is already known replaces it:
 // the chart's CRD is the one that will be installed.
 func (v *Validator) WithCRDs(crds []map[string]any) (*Validator, error) {
-	out := &Validator{kinds: make(map[string]kindRef, len(v.kinds)+len(crds))}
+	out := &Validator{kinds: make(map[string]kindRef, len(v.kinds)+len(crds)), crds: v.crds}
+	if out.crds == nil {
+		out.crds = &crdCache{byKey: map[[sha256.Size]byte]*convertedFile{}}
+	}
 	for k, r := range v.kinds {
 		out.kinds[k] = r
 	}
 	if len(crds) == 0 {
 		return out, nil
 	}
+	var metaDefs map[string]any
+	for i, obj := range crds {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("crd %d: %w", i, err)
+		}
+		key := sha256.Sum256(raw)
+		out.crds.mu.Lock()
+		cf := out.crds.byKey[key]
+		out.crds.mu.Unlock()
+		if cf == nil {
+			if metaDefs == nil {
+				if metaDefs, err = loadMetaDefs(); err != nil {
+					return nil, err
+				}
+			}
+			if cf, err = convertFile(i, obj, metaDefs); err != nil {
+				return nil, err
+			}
+			out.crds.mu.Lock()
+			if prev := out.crds.byKey[key]; prev != nil {
+				cf = prev // converted concurrently by another environment: share one
+			} else {
+				out.crds.byKey[key] = cf
+			}
+			out.crds.mu.Unlock()
+		}
+		for kind, def := range cf.kinds {
+			out.kinds[kind] = kindRef{file: cf.file, def: def}
+		}
+	}
+	return out, nil
+}
+
+// loadMetaDefs reads the $defs of the embedded ObjectMeta schema CRD documents refer to.
+func loadMetaDefs() (map[string]any, error) {
 	metaRaw, err := embedded.ReadFile("data/" + metaFile)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", metaFile, err)
@@ -148,33 +203,36 @@ func (v *Validator) WithCRDs(crds []map[string]any) (*Validator, error) {
 	if err := json.Unmarshal(metaRaw, &meta); err != nil {
 		return nil, fmt.Errorf("load %s: %w", metaFile, err)
 	}
-	for i, obj := range crds {
-		norm, err := normalize(obj)
-		if err != nil {
-			return nil, fmt.Errorf("crd %d: %w", i, err)
-		}
-		m, _ := norm.(map[string]any)
-		if k := m["kind"]; k != "CustomResourceDefinition" {
-			return nil, fmt.Errorf("crd %d: kind is %v, want CustomResourceDefinition", i, k)
-		}
-		c, err := convertCRD(m)
-		if err != nil {
-			return nil, err
-		}
-		doc := crdDocument(c, meta.Defs, "")
-		// round trip so that numbers are json.Number, as the compiler expects
-		b, err := json.Marshal(doc)
-		if err != nil {
-			return nil, fmt.Errorf("crd %q: %w", c.Name, err)
-		}
-		f := &schemaFile{name: fmt.Sprintf("chart-crd-%d-%s.json", i, c.Name), load: func() (any, error) {
-			return jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		}}
-		for _, ver := range c.Versions {
-			out.kinds[ver.APIVersion+" "+ver.Kind] = kindRef{file: f, def: ver.Def}
-		}
+	return meta.Defs, nil
+}
+
+// convertFile converts CRD number i into a schema file, compiled when first used.
+func convertFile(i int, obj map[string]any, metaDefs map[string]any) (*convertedFile, error) {
+	norm, err := normalize(obj)
+	if err != nil {
+		return nil, fmt.Errorf("crd %d: %w", i, err)
 	}
-	return out, nil
+	m, _ := norm.(map[string]any)
+	if k := m["kind"]; k != "CustomResourceDefinition" {
+		return nil, fmt.Errorf("crd %d: kind is %v, want CustomResourceDefinition", i, k)
+	}
+	c, err := convertCRD(m)
+	if err != nil {
+		return nil, err
+	}
+	doc := crdDocument(c, metaDefs, "")
+	// round trip so that numbers are json.Number, as the compiler expects
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("crd %q: %w", c.Name, err)
+	}
+	cf := &convertedFile{kinds: map[string]string{}, file: &schemaFile{name: fmt.Sprintf("chart-crd-%d-%s.json", i, c.Name), load: func() (any, error) {
+		return jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	}}}
+	for _, ver := range c.Versions {
+		cf.kinds[ver.APIVersion+" "+ver.Kind] = ver.Def
+	}
+	return cf, nil
 }
 
 // Kinds returns the known kinds as sorted "apiVersion Kind" strings.

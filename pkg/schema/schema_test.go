@@ -250,6 +250,15 @@ func TestWithCRDs(t *testing.T) {
 			assertViolations(t, validate(t, tc.validator, loadFixture(t, tc.fixture)), tc.want)
 		})
 	}
+	// The same CRD rendered in another environment is converted and compiled once.
+	again, err := base.WithCRDs([]map[string]any{loadFixture(t, "crd/widget-crd.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "platform.example.com/v1 Widget"
+	if again.kinds[key].file == nil || again.kinds[key].file != withWidget.kinds[key].file {
+		t.Errorf("a CRD given twice is converted twice (%p, %p): its schema compiles once per environment", again.kinds[key].file, withWidget.kinds[key].file)
+	}
 	for name, bad := range map[string]map[string]any{
 		"no group and kind": {"kind": "CustomResourceDefinition", "spec": map[string]any{}},
 		"not a CRD":         loadFixture(t, "valid/configmap.yaml"),
