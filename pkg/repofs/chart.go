@@ -184,6 +184,17 @@ func escapes(clean string) bool {
 	return path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") || drivePath.MatchString(clean)
 }
 
+// CheckArchive checks a packaged chart (.tgz) before Helm's loader reads it, as a packaged
+// sub-chart of a chart of the repository is checked: every entry a regular file or a
+// directory inside the chart, no link entries, sizes within Helm's own bounds (MaxFileSize,
+// MaxChartSize, MaxChartFiles) counted over the chart and the sub-charts packaged inside it.
+// file names the archive in errors ("" for none); an error is an *Error whose Path is the
+// archive, or the packaged sub-chart inside it ("file!charts/x.tgz"), and whose Msg says what.
+func CheckArchive(file string, data []byte) error {
+	w := &chartWalk{budget: MaxChartSize}
+	return w.checkArchive(file, data, 0)
+}
+
 // checkArchive checks a packaged sub-chart before Helm unpacks it (in memory): every entry
 // a regular file or a directory inside the chart, no link entries, sizes within the
 // chart's budget, and the same for the sub-charts packaged inside it. Helm refuses "../"
@@ -242,7 +253,11 @@ func (w *chartWalk) checkArchive(file string, data []byte, depth int) error {
 		if err != nil {
 			return &Error{Path: file, Rule: RuleArchive, Msg: "unreadable archive: " + err.Error()}
 		}
-		if err := w.checkArchive(file+"!"+shown(clean), sub, depth+1); err != nil {
+		inner := shown(clean)
+		if file != "" {
+			inner = file + "!" + inner
+		}
+		if err := w.checkArchive(inner, sub, depth+1); err != nil {
 			return err
 		}
 	}
