@@ -88,8 +88,10 @@ type Resolved struct {
 	// Chart is loaded afresh for each Resolve call, so that callers may process its
 	// dependencies (which mutates it) concurrently.
 	Chart *chart.Chart
-	// Digest is "sha256:<hex>" of the chart archive (.tgz).
-	Digest string
+	// Digest is "sha256:<hex>" of the chart archive (.tgz), Archive the archive itself
+	// (checked; shared, not to be modified).
+	Digest  string
+	Archive []byte
 	// Origin says where the archive came from, for messages: a file of a --charts-from
 	// folder, "cache (<where it had been fetched from>)", a download URL or an OCI
 	// reference with its manifest digest.
@@ -206,7 +208,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (*Resolved, error) {
 	if err != nil {
 		return nil, &Error{Ref: ref, Reason: "unloadable chart archive", Err: err}
 	}
-	return &Resolved{Ref: ref, Chart: ch, Digest: a.digest, Origin: a.origin}, nil
+	return &Resolved{Ref: ref, Chart: ch, Digest: a.digest, Archive: a.data, Origin: a.origin}, nil
 }
 
 // find looks in the folders, the cache and the network, in that order.

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/microservices-manifests/microservices-manifests/pkg/chartsource"
 	"github.com/microservices-manifests/microservices-manifests/pkg/publish"
 )
 
@@ -35,6 +35,9 @@ var notServed = map[string]string{
 // charts (../shared/charts) through the ECR stand-in, in place of its chart repository.
 type officialSource struct {
 	app, chart, version, repoURL string
+	// archive is the chart (.tgz) as chartsource found it in the folder: its name and
+	// version validated, its Chart.yaml matching them, every entry checked.
+	archive []byte
 }
 
 // serveOfficial decides for one `source: helm` entry: "" and a source when it is served
@@ -49,14 +52,18 @@ func (a *ArgoCD) serveOfficial(name string, e map[string]any) (*officialSource, 
 	if a.OCI == nil || a.OCI.ChartsFrom == "" {
 		return nil, fmt.Sprintf("%s %s, unreachable offline", repoURL, version)
 	}
-	if _, err := os.Stat(filepath.Join(a.OCI.ChartsFrom, chart+"-"+version+".tgz")); err != nil {
-		return nil, fmt.Sprintf("%s %s %s, not in %s", repoURL, chart, version, a.OCI.ChartsFrom)
+	// The folder only, never the network: the chart's name and version come from the
+	// Application entry and are validated before they name a file.
+	res, err := (&chartsource.Resolver{ChartsFrom: []string{a.OCI.ChartsFrom}, Offline: true}).Resolve(context.Background(),
+		chartsource.Ref{RepoURL: repoURL, Chart: chart, Version: version})
+	if err != nil {
+		return nil, fmt.Sprintf("%s %s %s, not in %s: %v", repoURL, chart, version, a.OCI.ChartsFrom, err)
 	}
 	if why, ok := notServed[chart]; ok {
 		return nil, fmt.Sprintf("%s %s in %s, not served: %s", chart, version, a.OCI.ChartsFrom, why)
 	}
 	host, _, _ := strings.Cut(a.OCI.RepoURL, "/")
-	return &officialSource{app: name, chart: chart, version: version, repoURL: host + "/" + officialPrefix}, ""
+	return &officialSource{app: name, chart: chart, version: version, repoURL: host + "/" + officialPrefix, archive: res.Archive}, ""
 }
 
 // pushOfficial pushes the served official charts into the stand-in, with the same login as
@@ -75,11 +82,7 @@ func (a *ArgoCD) pushOfficial(ctx context.Context, served []*officialSource) err
 	}
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	for _, s := range served {
-		tgz, err := os.ReadFile(filepath.Join(a.OCI.ChartsFrom, s.chart+"-"+s.version+".tgz"))
-		if err != nil {
-			return err
-		}
-		art, err := publish.NewArtifact(ctx, tgz)
+		art, err := publish.NewArtifact(ctx, s.archive)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", s.chart, s.version, err)
 		}
