@@ -13,6 +13,7 @@ import (
 	psa "k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
 
+	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -111,6 +112,10 @@ type Env struct {
 	// Charts are the charts of the environment as objects of kind HelmChart (Chart.yaml
 	// under "chart", Chart.lock under "lock"), for the rules about chart metadata.
 	Charts []*Object
+	// Unrendered are the namespaces an official chart deploys into whose objects are not in
+	// the environment (official charts off, or one not resolved: a finding says so). Rules
+	// that look for an object's counterpart (M05: a Service's pods) do not conclude there.
+	Unrendered map[string]bool
 
 	pods      []*Pod
 	podsOnce  sync.Once
@@ -186,6 +191,9 @@ func (e *Engine) Check(renders []*render.Result, partial bool) ([]report.Finding
 			env.Roots = roots
 		}
 	}
+	for _, env := range envs {
+		env.Unrendered = unrenderedNamespaces(env)
+	}
 	out := make([][]report.Finding, len(envs))
 	var wg sync.WaitGroup
 	for i, env := range envs {
@@ -220,6 +228,32 @@ func (e *Engine) Run(env *Env) []report.Finding {
 		}
 	}
 	return append(findings, ex.findings(env.Name)...)
+}
+
+// unrenderedNamespaces are the destination namespaces of the Applications of env that
+// install an official chart (a Helm or OCI source other than our ECR) whose objects are not
+// in env.
+func unrenderedNamespaces(env *Env) map[string]bool {
+	rendered := map[string]bool{}
+	for _, o := range env.Objects {
+		if o.Application != "" {
+			rendered[o.Application] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, o := range applications(env) {
+		if o.Application != "" || rendered[o.Name] {
+			continue
+		}
+		a := apps.FromObject(o.Object, o.Chart, env.Name)
+		for _, src := range a.Sources {
+			host, _, _ := strings.Cut(strings.TrimPrefix(src.RepoURL, "oci://"), "/")
+			if (src.Kind == apps.HelmRepo || src.Kind == apps.OCI) && !ecrHost.MatchString(host) && a.Destination.Namespace != "" {
+				out[a.Destination.Namespace] = true
+			}
+		}
+	}
+	return out
 }
 
 // helmfileCharts returns the local charts (IDs relative to root) the Helmfiles release.

@@ -247,7 +247,7 @@ func builtin() []*Rule {
 			Sources:     []string{"kube-linter no-anti-affinity", "Polaris topologySpreadConstraint"},
 			check:       checkSpread},
 		{ID: "M05", Name: "selector-integrity", Severity: Medium, Kinds: "workloads, Service, PodDisruptionBudget, HorizontalPodAutoscaler, ServiceMonitor, NetworkPolicy, AuthorizationPolicy", WholeEnvironment: true,
-			Description: "Selectors select something, across every chart of the environment: a workload's `spec.selector` matches its pod template; every Service, PodDisruptionBudget, NetworkPolicy (non-empty podSelector) and AuthorizationPolicy (selector) selects at least one rendered pod template of its namespace; every HPA's `scaleTargetRef` is rendered; every ServiceMonitor selects a Service in its `namespaceSelector` (which is valid).",
+			Description: "Selectors select something, across every chart of the environment: a workload's `spec.selector` matches its pod template; every Service, PodDisruptionBudget, NetworkPolicy (non-empty podSelector) and AuthorizationPolicy (selector) selects at least one rendered pod template of its namespace; every HPA's `scaleTargetRef` is rendered; every ServiceMonitor selects a Service in its `namespaceSelector` (which is valid). The official charts the Applications install count as rendered (platform validate renders them); in a namespace one of them deploys into while it is not rendered (`--official=false`, or not resolved), nothing is concluded.",
 			Remediation: "Align the labels, or remove the dangling object.",
 			Sources:     []string{"kube-linter mismatching-selector, dangling-service, dangling-servicemonitor, dangling-horizontalpodautoscaler, dangling-networkpolicy"},
 			check:       checkSelectors},
