@@ -13,8 +13,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -218,7 +220,7 @@ func UnknownKeys(ch *chart.Chart, name string, values map[string]any, freeForm .
 	var out []string
 	var walk func(path string, def, val map[string]any)
 	walk = func(path string, def, val map[string]any) {
-		for _, k := range sortedKeys(val) {
+		for _, k := range slices.Sorted(maps.Keys(val)) {
 			p := k
 			if path != "" {
 				p = path + "." + k
@@ -259,7 +261,7 @@ func walkEither(path string, a, b, val map[string]any, free map[string]bool, out
 	collect := func(def map[string]any, dst *[]string) {
 		var walk func(p string, def, val map[string]any)
 		walk = func(p string, def, val map[string]any) {
-			for _, k := range sortedKeys(val) {
+			for _, k := range slices.Sorted(maps.Keys(val)) {
 				q := p + "." + k
 				if free[q] {
 					continue
@@ -289,15 +291,6 @@ func walkEither(path string, a, b, val map[string]any, free map[string]bool, out
 			*out = append(*out, p)
 		}
 	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func deepCopy(v map[string]any) map[string]any {

@@ -3,9 +3,11 @@ package gitops
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	pathpkg "path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -101,7 +103,7 @@ func LoadHelmfile(root, rel, env string) (*Helmfile, error) {
 			h.Releases = append(h.Releases, rel)
 		}
 	}
-	h.Environments = sortedKeys(envs)
+	h.Environments = slices.Sorted(maps.Keys(envs))
 	return h, nil
 }
 

@@ -7,7 +7,8 @@ package gitops
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
@@ -247,16 +248,6 @@ func get(m map[string]any, keys ...string) any {
 	return cur
 }
 
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // NodeGroupLabel is the node label of the node groups (../shared/DESIGN.md).
 const NodeGroupLabel = "node.kubernetes.io/nodegroup"
 
@@ -294,7 +285,7 @@ func NodeGroups(spec map[string]any) []string {
 	if len(seen) == 0 {
 		return nil
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func asMap(v any) map[string]any {

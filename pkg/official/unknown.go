@@ -1,6 +1,7 @@
 package official
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -34,7 +35,7 @@ func walkUnknown(ch *chart.Chart, defaults, vals map[string]any, prefix string, 
 	if text.whole[prefix] {
 		return
 	}
-	for _, k := range sortedKeys(vals) {
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
 		p := k
 		if prefix != "" {
 			p = prefix + "." + k
@@ -177,13 +178,4 @@ func templateText(ch *chart.Chart) string {
 		b.WriteString(templateText(d))
 	}
 	return b.String()
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

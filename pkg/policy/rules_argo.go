@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -235,7 +236,7 @@ func checkSecretPlugin(env *Env) []Violation {
 			continue
 		}
 		data := mapOf(cm.Body["data"])
-		for _, k := range sortedKeys(data) {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
 			if strings.Contains(str(data[k]), "argocd-vault-plugin") {
 				out = append(out, violation(cm, "data."+k, "argocd-vault-plugin is configured: secrets would be injected into manifests"))
 			}

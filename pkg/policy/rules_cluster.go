@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/base64"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -9,15 +10,6 @@ import (
 
 	psapi "k8s.io/pod-security-admission/api"
 )
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // placeholder values are allowed in git where a secret goes.
 var placeholder = regexp.MustCompile(`^(|<[^>]*>|\$\{[A-Za-z0-9_]+\}|(?i:changeme|replace-?me|placeholder|redacted))$`)
@@ -28,7 +20,7 @@ func checkLiteralSecret(env *Env) []Violation {
 	for _, o := range env.Kind("Secret") {
 		for _, field := range []string{"data", "stringData"} {
 			m := mapOf(o.Body[field])
-			for _, k := range sortedKeys(m) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
 				v := str(m[k])
 				if field == "data" {
 					if dec, err := base64.StdEncoding.DecodeString(v); err == nil {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 )
@@ -15,7 +16,7 @@ func checkMTLS(env *Env) []Violation {
 			out = append(out, violation(o, "spec.mtls.mode", "mTLS mode %s lets plain text in (STRICT or UNSET; PERMISSIVE only outside production)", mode))
 		}
 		ports := mapOf(get(o.Body, "spec", "portLevelMtls"))
-		for _, p := range sortedKeys(ports) {
+		for _, p := range slices.Sorted(maps.Keys(ports)) {
 			if mode := str(get(ports[p], "mode")); bad(mode) {
 				out = append(out, violation(o, "spec.portLevelMtls["+p+"].mode", "mTLS mode %s on port %s", mode, p))
 			}

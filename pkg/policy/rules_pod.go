@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ func checkSecretInEnv(env *Env) []Violation {
 	})
 	for _, o := range env.Kind("ConfigMap") {
 		data := mapOf(o.Body["data"])
-		for _, k := range sortedKeys(data) {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
 			if privateKey.MatchString(str(data[k])) {
 				out = append(out, violation(o, "data."+k, "ConfigMap key %s holds a private key: put it in a Secret", k))
 			}

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -357,7 +359,7 @@ func buildKubernetes(g *generated, source, moduleDir string, paths []string) (ma
 			file = "k8s-core-" + version + ".json"
 		}
 		var roots []string
-		for _, name := range sortedKeys(comps) {
+		for _, name := range slices.Sorted(maps.Keys(comps)) {
 			if strings.HasPrefix(name, "io.k8s.apimachinery.pkg.apis.meta.v1.") {
 				continue // DeleteOptions, WatchEvent, Status: not resources
 			}
@@ -421,7 +423,7 @@ func buildKubernetes(g *generated, source, moduleDir string, paths []string) (ma
 func namespacedKinds(spec map[string]any) map[string]bool {
 	out := map[string]bool{}
 	paths, _ := spec["paths"].(map[string]any)
-	for _, p := range sortedKeys(paths) {
+	for _, p := range slices.Sorted(maps.Keys(paths)) {
 		post, _ := dig(paths[p], "post").(map[string]any)
 		if post == nil || post["x-kubernetes-action"] != "post" {
 			continue
@@ -598,15 +600,6 @@ func encodeJSON(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // writeDirAtomic writes files into a fresh sibling directory and swaps it in, so a
 // failure leaves the previous contents of dir untouched.
 func writeDirAtomic(dir string, files map[string][]byte) error {
@@ -628,7 +621,7 @@ func writeDirAtomic(dir string, files map[string][]byte) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if err := os.WriteFile(filepath.Join(tmp, name), files[name], 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
@@ -677,7 +670,7 @@ func writeKubeconform(dir string, g *generated) error {
 	type pick struct{ key, file string }
 	byName := map[string]pick{}
 	files := map[string][]byte{}
-	for _, key := range sortedKeys(g.index.Kinds) {
+	for _, key := range slices.Sorted(maps.Keys(g.index.Kinds)) {
 		e := g.index.Kinds[key]
 		apiVersion, kind, _ := strings.Cut(key, " ")
 		name := kubeconformFile(apiVersion, kind)

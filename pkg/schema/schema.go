@@ -14,6 +14,8 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -237,7 +239,7 @@ func convertFile(i int, obj map[string]any, metaDefs map[string]any) (*converted
 
 // Kinds returns the known kinds as sorted "apiVersion Kind" strings.
 func (v *Validator) Kinds() []string {
-	return sortedKeys(v.kinds)
+	return slices.Sorted(maps.Keys(v.kinds))
 }
 
 // Validate checks obj against the schema of its apiVersion and kind. The error is

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -123,7 +124,7 @@ func officialInputs(args []string) error {
 	}
 	return writeLines(filepath.Join(out, "unchecked.txt"), releases, func(r officialRelease) []string {
 		var lines []string
-		for _, k := range sortedKeys(r.unchecked) {
+		for _, k := range slices.Sorted(maps.Keys(r.unchecked)) {
 			lines = append(lines, fmt.Sprintf("%s %s %s %d", r.env, r.id, k, r.unchecked[k]))
 		}
 		return lines
@@ -274,15 +275,6 @@ func writeLines[T any](file string, items []T, lines func(T) []string) error {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
 	return f.Close()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
