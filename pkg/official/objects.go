@@ -10,8 +10,9 @@ import (
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 )
 
-// ecrHost is an ECR registry host, as pkg/policy recognises our own images and charts.
-var ecrHost = regexp.MustCompile(`^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
+// ECRHost matches an ECR registry host: where our own images and charts are published
+// (pkg/policy recognises both with it).
+var ECRHost = regexp.MustCompile(`^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 
 // maxListItems bounds the items of one List object a chart renders.
 const maxListItems = 10000

@@ -119,16 +119,7 @@ func Render(ctx context.Context, opts Options, applications []*apps.Application)
 	}
 	var jobs []job
 	for _, a := range applications {
-		if a == nil || a.Kind != "Application" {
-			continue
-		}
-		for _, s := range a.Sources {
-			if s.Kind != apps.HelmRepo && s.Kind != apps.OCI {
-				continue // a path of a git repository: rendered by pkg/render
-			}
-			if Ours(s.RepoURL) {
-				continue // our own chart, published to ECR: rendered by pkg/render
-			}
+		for _, s := range Sources(a) {
 			jobs = append(jobs, job{app: a, src: s})
 		}
 	}
@@ -188,12 +179,28 @@ func FromObjects(objs []*render.Object) []*apps.Application {
 	return out
 }
 
+// Sources are the official chart sources of a (an Application, not an ApplicationSet),
+// the ones Render renders: a chart of a Helm repository or an OCI registry other than our
+// ECR. A path of a git repository and our own published charts are rendered by pkg/render.
+func Sources(a *apps.Application) []apps.Source {
+	if a == nil || a.Kind != "Application" {
+		return nil
+	}
+	var out []apps.Source
+	for _, s := range a.Sources {
+		if (s.Kind == apps.HelmRepo || s.Kind == apps.OCI) && !Ours(s.RepoURL) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Ours reports whether repoURL is our own ECR (<12 digits>.dkr.ecr.<region>.amazonaws.com,
 // with or without oci://), where the charts of this repository are published: pkg/policy's
 // rule for the App-of-Apps tree recognises our charts the same way.
 func Ours(repoURL string) bool {
 	host, _, _ := strings.Cut(strings.TrimPrefix(repoURL, "oci://"), "/")
-	return ecrHost.MatchString(host)
+	return ECRHost.MatchString(host)
 }
 
 // renderer renders jobs; it is shared by the workers.

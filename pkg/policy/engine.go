@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
+	"github.com/microservices-manifests/microservices-manifests/pkg/official"
 	"github.com/microservices-manifests/microservices-manifests/pkg/render"
 	"github.com/microservices-manifests/microservices-manifests/pkg/repofs"
 	"github.com/microservices-manifests/microservices-manifests/pkg/report"
@@ -246,11 +247,8 @@ func unrenderedNamespaces(env *Env) map[string]bool {
 			continue
 		}
 		a := apps.FromObject(o.Object, o.Chart, env.Name)
-		for _, src := range a.Sources {
-			host, _, _ := strings.Cut(strings.TrimPrefix(src.RepoURL, "oci://"), "/")
-			if (src.Kind == apps.HelmRepo || src.Kind == apps.OCI) && !ecrHost.MatchString(host) && a.Destination.Namespace != "" {
-				out[a.Destination.Namespace] = true
-			}
+		if len(official.Sources(a)) > 0 && a.Destination.Namespace != "" {
+			out[a.Destination.Namespace] = true
 		}
 	}
 	return out

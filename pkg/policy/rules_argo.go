@@ -11,6 +11,7 @@ import (
 	"github.com/gobwas/glob"
 
 	"github.com/microservices-manifests/microservices-manifests/pkg/apps"
+	"github.com/microservices-manifests/microservices-manifests/pkg/official"
 )
 
 // source is one source of an Application, located by its field path.
@@ -304,9 +305,8 @@ func checkChartDeps(env *Env) []Violation {
 }
 
 func chartRepoAllowed(p *Platform, repo string) bool {
-	if host, ok := strings.CutPrefix(repo, "oci://"); ok {
-		host, _, _ = strings.Cut(host, "/")
-		return ecrHost.MatchString(host)
+	if strings.HasPrefix(repo, "oci://") {
+		return official.Ours(repo)
 	}
 	return slices.Contains(p.ChartRepositories, strings.TrimSuffix(repo, "/"))
 }
@@ -444,7 +444,7 @@ func newTree(env *Env) *tree {
 	t.Graph = apps.NewGraph(list, func(a *apps.Application, s apps.Source) string {
 		app := t.object[a]
 		if c := s.Chart; c != "" {
-			ours := ecrHost.MatchString(strings.Split(strings.TrimPrefix(s.RepoURL, "oci://"), "/")[0])
+			ours := official.Ours(s.RepoURL)
 			switch ids := byName[c]; {
 			case len(ids) == 1:
 				return ids[0]

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	psapi "k8s.io/pod-security-admission/api"
+
+	"github.com/microservices-manifests/microservices-manifests/pkg/official"
 )
 
 // forContainers calls fn for every container of every workload.
@@ -286,7 +288,6 @@ func checkInjectionOptOut(env *Env) []Violation {
 }
 
 var (
-	ecrHost    = regexp.MustCompile(`^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 	sha256Ref  = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	versionTag = regexp.MustCompile(`^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$`)
 )
@@ -300,7 +301,7 @@ func checkImageDigest(env *Env) []Violation {
 		switch {
 		case im.Registry == "":
 			out = append(out, violation(c.Pod.Object, c.Path+".image", "image %s has no registry host (a Docker Hub short name): name the registry", ref))
-		case !ecrHost.MatchString(im.Registry) && !slices.Contains(env.Platform.ApprovedRegistries, im.Registry):
+		case !official.ECRHost.MatchString(im.Registry) && !slices.Contains(env.Platform.ApprovedRegistries, im.Registry):
 			out = append(out, violation(c.Pod.Object, c.Path+".image", "image %s comes from %s, which is not an approved registry", ref, im.Registry))
 		}
 		if env.Production && !sha256Ref.MatchString(im.Digest) {
@@ -521,11 +522,11 @@ func checkOwnImages(env *Env) []Violation {
 	return forContainers(env, func(c *Container) []Violation {
 		ref := str(c.Body["image"])
 		im := parseImage(ref)
-		own := ecrHost.MatchString(im.Registry) || strings.HasPrefix(im.Repository, env.Platform.OwnRepositoryPrefix)
+		own := official.ECRHost.MatchString(im.Registry) || strings.HasPrefix(im.Repository, env.Platform.OwnRepositoryPrefix)
 		if !own {
 			return nil
 		}
-		if !ecrHost.MatchString(im.Registry) {
+		if !official.ECRHost.MatchString(im.Registry) {
 			return []Violation{violation(c.Pod.Object, c.Path+".image", "image %s of our own services must come from ECR (<account>.dkr.ecr.<region>.amazonaws.com)", ref)}
 		}
 		if im.Digest == "" && !versionTag.MatchString(im.Tag) {

@@ -58,6 +58,8 @@ type Result struct {
 	// and environment, their chart ID "<Application> (chart <name> <version>)".
 	Official []*render.Result
 	Report   *report.Report
+	// officialOn says the official charts were asked for (Validator.Official).
+	officialOn bool
 }
 
 // Run renders and validates. Findings are in the report; the error is for failures that
@@ -164,21 +166,27 @@ func (v *Validator) Run(ctx context.Context) (*Result, error) {
 		rep.Findings[i].Object = schema.BoundID(rep.Findings[i].Object)
 	}
 	rep.Sort()
-	return &Result{Repo: repo, Renders: renders, Official: officials, Report: rep}, nil
+	return &Result{Repo: repo, Renders: renders, Official: officials, Report: rep, officialOn: v.Official != nil && len(v.Charts) == 0}, nil
 }
 
-// Unrendered lists the Applications of env whose official chart was not rendered (a finding
-// of rule official.Rule names each and says why), sorted: a plan keeps their previous files
-// (plan.Keep) instead of deleting them.
+// Unrendered lists the Applications of env that install an official chart (official.Sources)
+// whose render is not in the result (a finding says why: not resolved, rejected, a refused
+// name), sorted: a plan keeps their previous files (plan.Keep) instead of deleting them. Nil
+// when the official charts were not asked for.
 func (r *Result) Unrendered(env string) []string {
-	var out []string
-	for _, f := range r.Report.Findings {
-		if f.Rule != official.Rule || f.Env != env || !strings.HasPrefix(f.Object, "Application/") {
-			continue
+	if !r.officialOn {
+		return nil
+	}
+	rendered := map[string]bool{}
+	for _, o := range r.Official {
+		if o.Env == env {
+			rendered[o.Official.Application] = true
 		}
-		name := f.Object[strings.LastIndex(f.Object, "/")+1:]
-		if !slices.Contains(out, name) {
-			out = append(out, name)
+	}
+	var out []string
+	for _, a := range apps.FromRenders(r.Renders, env) {
+		if len(official.Sources(a)) > 0 && !rendered[a.Name] && !slices.Contains(out, a.Name) {
+			out = append(out, a.Name)
 		}
 	}
 	slices.Sort(out)
