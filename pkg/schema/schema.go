@@ -49,10 +49,42 @@ type Validator struct {
 	crds *crdCache
 }
 
-// crdCache maps a CRD object's JSON to what WithCRDs made of it.
+// crdCache maps a CRD object's JSON to what WithCRDs made of it, converted once even when
+// several environments ask at the same time.
 type crdCache struct {
 	mu    sync.Mutex
-	byKey map[[sha256.Size]byte]*convertedFile
+	byKey map[[sha256.Size]byte]*crdEntry
+
+	metaOnce sync.Once
+	metaDefs map[string]any
+	metaErr  error
+}
+
+type crdEntry struct {
+	once sync.Once
+	cf   *convertedFile
+	err  error
+}
+
+func newCRDCache() *crdCache { return &crdCache{byKey: map[[sha256.Size]byte]*crdEntry{}} }
+
+// convert returns the conversion of CRD number i (obj, whose JSON is raw), doing it once.
+func (c *crdCache) convert(i int, obj map[string]any, raw []byte) (*convertedFile, error) {
+	key := sha256.Sum256(raw)
+	c.mu.Lock()
+	e := c.byKey[key]
+	if e == nil {
+		e = &crdEntry{}
+		c.byKey[key] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		c.metaOnce.Do(func() { c.metaDefs, c.metaErr = loadMetaDefs() })
+		if e.err = c.metaErr; e.err == nil {
+			e.cf, e.err = convertFile(i, obj, c.metaDefs)
+		}
+	})
+	return e.cf, e.err
 }
 
 // convertedFile is a CRD converted to a schema file and the kinds it serves.
@@ -125,7 +157,7 @@ func New() (*Validator, error) {
 		return nil, fmt.Errorf("load index: %w", err)
 	}
 	files := map[string]*schemaFile{}
-	v := &Validator{kinds: make(map[string]kindRef, len(idx.Kinds)), crds: &crdCache{byKey: map[[sha256.Size]byte]*convertedFile{}}}
+	v := &Validator{kinds: make(map[string]kindRef, len(idx.Kinds)), crds: newCRDCache()}
 	for key, e := range idx.Kinds {
 		f, ok := files[e.File]
 		if !ok {
@@ -151,40 +183,19 @@ func New() (*Validator, error) {
 func (v *Validator) WithCRDs(crds []map[string]any) (*Validator, error) {
 	out := &Validator{kinds: make(map[string]kindRef, len(v.kinds)+len(crds)), crds: v.crds}
 	if out.crds == nil {
-		out.crds = &crdCache{byKey: map[[sha256.Size]byte]*convertedFile{}}
+		out.crds = newCRDCache()
 	}
 	for k, r := range v.kinds {
 		out.kinds[k] = r
 	}
-	if len(crds) == 0 {
-		return out, nil
-	}
-	var metaDefs map[string]any
 	for i, obj := range crds {
 		raw, err := json.Marshal(obj)
 		if err != nil {
 			return nil, fmt.Errorf("crd %d: %w", i, err)
 		}
-		key := sha256.Sum256(raw)
-		out.crds.mu.Lock()
-		cf := out.crds.byKey[key]
-		out.crds.mu.Unlock()
-		if cf == nil {
-			if metaDefs == nil {
-				if metaDefs, err = loadMetaDefs(); err != nil {
-					return nil, err
-				}
-			}
-			if cf, err = convertFile(i, obj, metaDefs); err != nil {
-				return nil, err
-			}
-			out.crds.mu.Lock()
-			if prev := out.crds.byKey[key]; prev != nil {
-				cf = prev // converted concurrently by another environment: share one
-			} else {
-				out.crds.byKey[key] = cf
-			}
-			out.crds.mu.Unlock()
+		cf, err := out.crds.convert(i, obj, raw)
+		if err != nil {
+			return nil, err
 		}
 		for kind, def := range cf.kinds {
 			out.kinds[kind] = kindRef{file: cf.file, def: def}
